@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// oauthError is an RFC 6749 §5.2 error: its code, HTTP status and an optional description.
+type oauthError struct {
+	Code   string
+	Status int
+	Desc   string
+}
+
+func (e *oauthError) Error() string { return e.Code }
+
+var (
+	errInvalidRequest = &oauthError{Code: "invalid_request", Status: http.StatusBadRequest}
+	errTooLarge       = &oauthError{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Desc: "request body too large"}
+	errForbidden      = &oauthError{Code: "unauthorized_client", Status: http.StatusForbidden}
+)
+
+func badRequest(desc string) error {
+	return &oauthError{Code: "invalid_request", Status: http.StatusBadRequest, Desc: desc}
+}
+
+// oauthErrorOf maps any error to what the client sees. Errors that are not the client's
+// fault become server_error (or temporarily_unavailable when the database is away) and
+// their detail goes only to the log.
+func oauthErrorOf(err error) (*oauthError, bool) {
+	var oe *oauthError
+	if errors.As(err, &oe) {
+		return oe, true
+	}
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		return &oauthError{Code: ve.OAuth.Error(), Status: http.StatusBadRequest, Desc: ve.Field + " " + ve.Reason}, true
+	}
+	for _, known := range []error{service.ErrInvalidRequest, service.ErrInvalidGrant, service.ErrUnauthorizedClient,
+		service.ErrUnsupportedGrantType, service.ErrInvalidScope} {
+		if errors.Is(err, known) {
+			return &oauthError{Code: known.Error(), Status: http.StatusBadRequest}, true
+		}
+	}
+	if errors.Is(err, service.ErrInvalidClient) {
+		return &oauthError{Code: "invalid_client", Status: http.StatusUnauthorized}, true
+	}
+	if unavailable(err) {
+		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}, false
+	}
+	return &oauthError{Code: "server_error", Status: http.StatusInternalServerError}, false
+}
+
+// unavailable reports whether err means the database could not be reached in time.
+func unavailable(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) ||
+		errors.As(err, &netErr) || errors.As(err, &connErr)
+}
+
+// fail writes err as an RFC 6749 §5.2 error body and logs what the client does not see.
+func (s *Server) fail(c *gin.Context, err error) {
+	oe, expected := oauthErrorOf(err)
+	if !expected {
+		s.log.ErrorContext(c, "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
+	}
+	switch oe.Status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Basic realm="jeton"`)
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", "1")
+	}
+	body := gin.H{"error": oe.Code}
+	if oe.Desc != "" {
+		body["error_description"] = safeDescription(oe.Desc)
+	}
+	c.AbortWithStatusJSON(oe.Status, body)
+}
+
+// safeDescription keeps only the characters RFC 6749 §5.2 allows in error_description.
+func safeDescription(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == 0x20 || r == 0x21 || (r >= 0x23 && r <= 0x5b) || (r >= 0x5d && r <= 0x7e) {
+			return r
+		}
+		return -1
+	}, s)
+}

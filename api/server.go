@@ -1,0 +1,141 @@
+// Package api serves jeton's HTTP endpoints with Gin: /token, /introspect, /revoke,
+// discovery and health. It parses requests and writes responses; the rules live in
+// service.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// Config is what the HTTP layer needs from the command line.
+type Config struct {
+	// Issuer is the configured issuer URL; iss and discovery use it, never the Host header.
+	Issuer string
+	// TrustedProxies are the CIDRs whose forwarding headers are believed; nil trusts none.
+	TrustedProxies []string
+}
+
+// Server is jeton's HTTP handler.
+type Server struct {
+	cfg    Config
+	svc    *service.Service
+	log    *slog.Logger
+	engine *gin.Engine
+}
+
+// NewServer wires the routes. It returns an error for an invalid trusted proxy.
+func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, error) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	s := &Server{cfg: cfg, svc: svc, log: log, engine: e}
+
+	e.Use(s.requestID, s.accessLog, s.recover)
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "invalid_request", "error_description": "method not allowed"})
+	})
+	e.NoRoute(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found"})
+	})
+
+	oauth := e.Group("/", noStore)
+	oauth.POST("/token", s.token)
+	oauth.POST("/introspect", s.introspect)
+	oauth.POST("/revoke", s.revoke)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	for _, p := range discoveryPaths(cfg.Issuer) {
+		e.GET(p, s.discovery)
+	}
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// noStore marks OAuth responses uncacheable (RFC 6749 §5.1).
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID takes a sane X-Request-Id from the caller or makes one, and echoes it.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !requestIDRE.MatchString(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set("request_id", id)
+	c.Header("X-Request-Id", id)
+}
+
+func requestID(c *gin.Context) string { return c.GetString("request_id") }
+
+// accessLog writes one line per request. It never logs bodies, query strings or headers,
+// where secrets travel.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.log.LogAttrs(c, slog.LevelInfo, "request",
+		slog.String("request_id", requestID(c)), slog.String("method", c.Request.Method),
+		slog.String("route", route), slog.Int("status", c.Writer.Status()),
+		slog.Duration("latency", time.Since(start)), slog.String("tenant", c.GetString("tenant")),
+		slog.String("ip", clientIP(c)))
+}
+
+// recover turns a panic into a logged server_error instead of a dropped connection.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.ErrorContext(c, "panic", slog.String("request_id", requestID(c)), slog.Any("panic", r))
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error"})
+		}
+	}()
+	c.Next()
+}
+
+// clientIP is the one place that decides a request's IP, for throttles, events and logs:
+// the peer, or a forwarded address only from a configured trusted proxy.
+func clientIP(c *gin.Context) string { return c.ClientIP() }
+
+// actor describes an authenticated client making this request, for events.
+func actor(c *gin.Context, ca db.ClientAuth) db.Actor {
+	return db.Actor{Type: "client", ID: ca.Client.ID, Name: ca.Client.Name, IP: clientIP(c), RequestID: requestID(c)}
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}

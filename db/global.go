@@ -1,0 +1,52 @@
+package db
+
+// Lookups by a globally unique key the caller presents. Each returns the tenant it found,
+// which is explicit from then on.
+
+import (
+	"context"
+	"time"
+)
+
+// ClientAuth is what authenticating a client needs: the client, its tenant, and the hashes
+// of its secrets valid at the time of the lookup.
+type ClientAuth struct {
+	Client  Client
+	Tenant  Tenant
+	Secrets [][]byte
+}
+
+const clientForAuth = `SELECT ` + clientColumns + `, ` + tenantColumns + `,
+	ARRAY(SELECT cs.hash FROM client_secrets cs
+	      WHERE cs.tenant_id = c.tenant_id AND cs.client_id = c.id AND (cs.expires_at IS NULL OR cs.expires_at > $2))
+FROM clients c JOIN tenants t ON t.id = c.tenant_id
+WHERE c.id = $1`
+
+// ClientForAuth returns the client with that client_id, its tenant and its secret hashes
+// valid at now, in one round trip, or ErrNotFound.
+func (s *Store) ClientForAuth(ctx context.Context, clientID string, now time.Time) (ClientAuth, error) {
+	var a ClientAuth
+	cdest, cfinish := clientDest(&a.Client)
+	tdest, tfinish := tenantDest(&a.Tenant)
+	dest := append(append(cdest, tdest...), &a.Secrets)
+	if err := s.pool.QueryRow(ctx, clientForAuth, clientID, now).Scan(dest...); err != nil {
+		return a, translate("client "+clientID, err)
+	}
+	cfinish()
+	tfinish()
+	return a, nil
+}
+
+// MarkDev records in the database that it is a jeton dev database. It returns whether the
+// mark was there before.
+func (s *Store) MarkDev(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO jeton_meta (key, value) VALUES ('dev', 'true') ON CONFLICT (key) DO NOTHING`)
+	return translate("mark dev database", err)
+}
+
+// IsDev reports whether the database carries the dev mark, and whether it holds any tenant.
+func (s *Store) IsDev(ctx context.Context) (dev, hasTenants bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jeton_meta WHERE key = 'dev'),
+		EXISTS (SELECT 1 FROM tenants)`).Scan(&dev, &hasTenants)
+	return dev, hasTenants, translate("dev mark", err)
+}

@@ -1,0 +1,161 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Tenant is one customer of a jeton deployment. The TTL fields are overrides: nil means
+// the configured default.
+type Tenant struct {
+	ID                uuid.UUID
+	Slug              string
+	Name              string
+	Disabled          bool
+	Epoch             int64
+	AccessTTL         *time.Duration
+	RefreshIdleTTL    *time.Duration
+	RefreshMaxTTL     *time.Duration
+	RefreshReuseGrace time.Duration
+	EventRetention    *time.Duration
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	DeletedAt         *time.Time
+}
+
+const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.access_ttl_seconds,
+	t.refresh_idle_ttl_seconds, t.refresh_max_ttl_seconds, t.refresh_reuse_grace_seconds,
+	t.event_retention_seconds, t.created_at, t.updated_at, t.deleted_at`
+
+// tenantDest returns scan destinations for tenantColumns into t; finish converts the
+// seconds columns once the row is scanned.
+func tenantDest(t *Tenant) (dest []any, finish func()) {
+	var access, idle, max, retention *int64
+	var grace int64
+	dest = []any{&t.ID, &t.Slug, &t.Name, &t.Disabled, &t.Epoch, &access, &idle, &max, &grace,
+		&retention, &t.CreatedAt, &t.UpdatedAt, &t.DeletedAt}
+	return dest, func() {
+		t.AccessTTL, t.RefreshIdleTTL, t.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
+		t.RefreshReuseGrace = time.Duration(grace) * time.Second
+		t.EventRetention = seconds(retention)
+	}
+}
+
+func scanTenant(row pgx.Row) (Tenant, error) {
+	var t Tenant
+	dest, finish := tenantDest(&t)
+	if err := row.Scan(dest...); err != nil {
+		return t, err
+	}
+	finish()
+	return t, nil
+}
+
+const createTenant = `INSERT INTO tenants AS t (id, slug, name, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $4) RETURNING ` + tenantColumns
+
+// CreateTenant inserts a tenant and its event. It returns ErrConflict when the slug is
+// taken, also by a deleted tenant's tombstone.
+func (s *Store) CreateTenant(ctx context.Context, slug, name string, ev Event) (Tenant, error) {
+	var t Tenant
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTenant(tx.QueryRow(ctx, createTenant, uuid.New(), slug, name, ev.At))
+		if err != nil {
+			return translate("create tenant", err)
+		}
+		ev.TenantID = &t.ID
+		ev.SubjectID, ev.SubjectName = t.ID.String(), t.Slug
+		return writeEvent(ctx, tx, ev)
+	})
+	return t, err
+}
+
+const tenantBySlug = `SELECT ` + tenantColumns + ` FROM tenants t WHERE t.slug = $1 AND t.deleted_at IS NULL`
+
+// TenantBySlug returns the live tenant with that slug, or ErrNotFound (also for a tombstone).
+func (s *Store) TenantBySlug(ctx context.Context, slug string) (Tenant, error) {
+	t, err := scanTenant(s.pool.QueryRow(ctx, tenantBySlug, slug))
+	return t, translate("tenant "+slug, err)
+}
+
+const listTenants = `SELECT ` + tenantColumns + ` FROM tenants t WHERE t.deleted_at IS NULL ORDER BY t.slug`
+
+// ListTenants returns every live tenant, by slug.
+func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := s.pool.Query(ctx, listTenants)
+	if err != nil {
+		return nil, translate("list tenants", err)
+	}
+	return collect(rows, scanTenant, "list tenants")
+}
+
+// Disabling bumps the epoch in the same statement, so every token live at that moment stays
+// dead after re-enabling.
+const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
+	epoch = t.epoch + CASE WHEN $3 AND NOT t.disabled THEN 1 ELSE 0 END,
+	access_ttl_seconds = $4, refresh_idle_ttl_seconds = $5, refresh_max_ttl_seconds = $6,
+	refresh_reuse_grace_seconds = $7, event_retention_seconds = $8, updated_at = $9
+WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING ` + tenantColumns
+
+// UpdateTenant writes t's settable fields and its event. It returns ErrNotFound for a
+// deleted or unknown tenant.
+func (s *Store) UpdateTenant(ctx context.Context, t Tenant, ev Event) (Tenant, error) {
+	var out Tenant
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanTenant(tx.QueryRow(ctx, updateTenant, t.ID, t.Name, t.Disabled,
+			toSeconds(t.AccessTTL), toSeconds(t.RefreshIdleTTL), toSeconds(t.RefreshMaxTTL),
+			int64(t.RefreshReuseGrace/time.Second), toSeconds(t.EventRetention), ev.At))
+		if err != nil {
+			return translate("update tenant", err)
+		}
+		ev.TenantID = &out.ID
+		ev.SubjectType, ev.SubjectID, ev.SubjectName = "tenant", out.ID.String(), out.Slug
+		return writeEvent(ctx, tx, ev)
+	})
+	return out, err
+}
+
+const deleteTenant = `UPDATE tenants SET disabled = true, epoch = epoch + 1, deleted_at = $2, updated_at = $2
+WHERE id = $1 AND deleted_at IS NULL`
+
+// DeleteTenant makes the tenant a tombstone in one short transaction: disabled, epoch
+// bumped, slug kept reserved. Its event goes to the global stream. The sweeper purges its
+// rows later. It returns ErrNotFound when the tenant is already gone.
+func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID, ev Event) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteTenant, id, ev.At)
+		if err != nil {
+			return translate("delete tenant", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return translate("delete tenant", pgx.ErrNoRows)
+		}
+		ev.TenantID = nil
+		return writeEvent(ctx, tx, ev)
+	})
+}
+
+// BumpTenantEpoch revokes every token of the tenant by moving its epoch, and writes ev in
+// the same short transaction. It returns the epoch before the bump.
+func (s *Store) BumpTenantEpoch(ctx context.Context, id uuid.UUID, ev Event) (int64, error) {
+	return bumpEpoch(ctx, s, `UPDATE tenants SET epoch = epoch + 1, updated_at = $2
+		WHERE id = $1 AND deleted_at IS NULL RETURNING epoch - 1`, ev, id, ev.At)
+}
+
+// bumpEpoch runs one epoch-bumping UPDATE ... RETURNING the previous epoch, and ev, in a
+// transaction.
+func bumpEpoch(ctx context.Context, s *Store, sql string, ev Event, args ...any) (int64, error) {
+	var prev int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, sql, args...).Scan(&prev); err != nil {
+			return translate("bump epoch", err)
+		}
+		return writeEvent(ctx, tx, ev)
+	})
+	return prev, err
+}

@@ -1,0 +1,295 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Token kinds as stored.
+const (
+	KindAccess  = 'a'
+	KindRefresh = 'r'
+)
+
+// Epochs are the tenant's, client's and user's revocation epochs current when a request
+// started. A token is live only while they are unchanged.
+type Epochs struct {
+	Tenant int64
+	Client int64
+	User   *int64 // nil for a token with no user
+}
+
+// Token is one stored access or refresh token. Hash is SHA-256 of the token string.
+type Token struct {
+	Hash      []byte
+	ID        uuid.UUID
+	Kind      byte
+	TenantID  uuid.UUID
+	ClientID  string
+	UserID    *uuid.UUID
+	SessionID *uuid.UUID
+	Scope     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+	UsedAt    *time.Time
+	Epochs    Epochs
+}
+
+// NewToken is what a caller supplies for a token to be issued.
+type NewToken struct {
+	Hash      []byte
+	ID        uuid.UUID
+	ExpiresAt time.Time
+}
+
+const tokenColumns = `t.hash, t.id, t.kind, t.tenant_id, t.client_id, t.user_id, t.session_id, t.scope,
+	t.issued_at, t.expires_at, t.revoked_at, t.used_at, t.tenant_epoch, t.client_epoch, t.user_epoch`
+
+func scanToken(row pgx.Row) (Token, error) {
+	var t Token
+	err := row.Scan(&t.Hash, &t.ID, &t.Kind, &t.TenantID, &t.ClientID, &t.UserID, &t.SessionID,
+		&t.Scope, &t.IssuedAt, &t.ExpiresAt, &t.RevokedAt, &t.UsedAt, &t.Epochs.Tenant,
+		&t.Epochs.Client, &t.Epochs.User)
+	return t, err
+}
+
+// Login is one password-grant login to record: a session, its access token and optionally
+// a refresh token, issued under the epochs read before the password was verified.
+type Login struct {
+	TenantID         uuid.UUID
+	ClientID         string
+	UserID           uuid.UUID
+	SessionID        uuid.UUID
+	Scope            string
+	Now              time.Time
+	SessionExpiresAt time.Time
+	Epochs           Epochs
+	Access           NewToken
+	Refresh          *NewToken
+	Event            Event
+}
+
+// The whole login is one statement: nothing is written unless the tenant, client and user
+// are enabled and still carry the epochs read before verification, so a password change or
+// disable that committed meanwhile makes the login fail instead of minting a live token.
+const issueLogin = `WITH ok AS (
+	SELECT 1 FROM tenants tn, clients c, users u
+	WHERE tn.id = $1 AND tn.epoch = $2 AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = $1 AND c.id = $3 AND c.epoch = $4 AND NOT c.disabled
+	  AND u.tenant_id = $1 AND u.id = $5 AND u.epoch = $6 AND NOT u.disabled
+), s AS (
+	INSERT INTO sessions (tenant_id, id, client_id, user_id, scope, created_at, expires_at)
+	SELECT $1, $7, $3, $5, $8, $9, $10 FROM ok RETURNING id
+), a AS (
+	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
+		expires_at, tenant_epoch, client_epoch, user_epoch)
+	SELECT $11, $12, 'a', $1, $3, $5, s.id, $8, $9, $13, $2, $4, $6 FROM s
+), r AS (
+	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
+		expires_at, tenant_epoch, client_epoch, user_epoch)
+	SELECT $14::bytea, $15::uuid, 'r', $1, $3, $5, s.id, $8, $9, $16::timestamptz, $2, $4, $6
+	FROM s WHERE $14::bytea IS NOT NULL
+), e AS (
+	INSERT INTO events (` + eventColumns + `)
+	SELECT $17::uuid, $18::timestamptz, $19::text, $20::text, $21::text, $22::text, $23::text, $24::text,
+		$25::text, $26::text, $27::text, $28::text, $29::text, $30::jsonb FROM s
+)
+SELECT count(*) FROM s`
+
+// IssueLogin records l in one statement. It returns ErrStale, having written nothing, when
+// the tenant, client or user was disabled or had its epoch moved since l.Epochs were read.
+func (s *Store) IssueLogin(ctx context.Context, l Login) error {
+	var rhash []byte
+	var rid *uuid.UUID
+	var rexp *time.Time
+	if l.Refresh != nil {
+		rhash, rid, rexp = l.Refresh.Hash, &l.Refresh.ID, &l.Refresh.ExpiresAt
+	}
+	args := append([]any{l.TenantID, l.Epochs.Tenant, l.ClientID, l.Epochs.Client, l.UserID,
+		l.Epochs.User, l.SessionID, l.Scope, l.Now, l.SessionExpiresAt, l.Access.Hash, l.Access.ID,
+		l.Access.ExpiresAt, rhash, rid, rexp}, eventArgs(l.Event)...)
+	return expectOne(s.pool.QueryRow(ctx, issueLogin, args...), "issue login")
+}
+
+// ClientToken is a client_credentials access token to record.
+type ClientToken struct {
+	TenantID uuid.UUID
+	ClientID string
+	Scope    string
+	Now      time.Time
+	Epochs   Epochs
+	Access   NewToken
+	Event    Event
+}
+
+const issueClientToken = `WITH ok AS (
+	SELECT 1 FROM tenants tn, clients c
+	WHERE tn.id = $1 AND tn.epoch = $2 AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = $1 AND c.id = $3 AND c.epoch = $4 AND NOT c.disabled
+), a AS (
+	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, scope, issued_at, expires_at,
+		tenant_epoch, client_epoch)
+	SELECT $5, $6, 'a', $1, $3, $7, $8, $9, $2, $4 FROM ok RETURNING 1
+), e AS (
+	INSERT INTO events (` + eventColumns + `)
+	SELECT $10::uuid, $11::timestamptz, $12::text, $13::text, $14::text, $15::text, $16::text, $17::text,
+		$18::text, $19::text, $20::text, $21::text, $22::text, $23::jsonb FROM a
+)
+SELECT count(*) FROM a`
+
+// IssueClientToken records a client_credentials token and its event in one statement. It
+// returns ErrStale, having written nothing, when the client or tenant changed meanwhile.
+func (s *Store) IssueClientToken(ctx context.Context, c ClientToken) error {
+	args := append([]any{c.TenantID, c.Epochs.Tenant, c.ClientID, c.Epochs.Client, c.Access.Hash,
+		c.Access.ID, c.Scope, c.Now, c.Access.ExpiresAt}, eventArgs(c.Event)...)
+	return expectOne(s.pool.QueryRow(ctx, issueClientToken, args...), "issue client token")
+}
+
+// expectOne reads a count(*) row and maps 0 to ErrStale.
+func expectOne(row pgx.Row, what string) error {
+	var n int
+	if err := row.Scan(&n); err != nil {
+		return translate(what, err)
+	}
+	if n == 0 {
+		return translate(what, ErrStale)
+	}
+	return nil
+}
+
+// Rotation is a refresh: the old refresh token is used up and a new access and refresh
+// token are issued in its session, under the epochs the old one carries.
+type Rotation struct {
+	TenantID uuid.UUID
+	Old      Token
+	Scope    string // the new access token's scope; the new refresh token keeps Old.Scope
+	Now      time.Time
+	Access   NewToken
+	Refresh  NewToken
+	Event    Event
+}
+
+// One conditional UPDATE decides which of concurrent refreshes wins.
+const useRefresh = `UPDATE tokens SET used_at = $3
+WHERE tenant_id = $1 AND hash = $2 AND kind = 'r' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3`
+
+const rotate = `WITH ok AS (
+	SELECT 1 FROM sessions s, tenants tn, clients c, users u
+	WHERE s.tenant_id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
+	  AND tn.id = $1 AND tn.epoch = $4 AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = $1 AND c.id = $5 AND c.epoch = $6 AND NOT c.disabled
+	  AND u.tenant_id = $1 AND u.id = $7 AND u.epoch = $8 AND NOT u.disabled
+), a AS (
+	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
+		expires_at, tenant_epoch, client_epoch, user_epoch)
+	SELECT $9, $10, 'a', $1, $5, $7, $2, $11, $3, $12, $4, $6, $8 FROM ok RETURNING 1
+), r AS (
+	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
+		expires_at, tenant_epoch, client_epoch, user_epoch)
+	SELECT $13, $14, 'r', $1, $5, $7, $2, $15, $3, $16, $4, $6, $8 FROM ok
+), u AS (
+	UPDATE sessions SET last_refreshed_at = $3 WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok)
+), e AS (
+	INSERT INTO events (` + eventColumns + `)
+	SELECT $17::uuid, $18::timestamptz, $19::text, $20::text, $21::text, $22::text, $23::text, $24::text,
+		$25::text, $26::text, $27::text, $28::text, $29::text, $30::jsonb FROM ok
+)
+SELECT count(*) FROM a`
+
+// Rotate uses up r.Old and issues the new pair in one transaction. It returns ErrStale,
+// having written nothing, when the old token was used meanwhile (check it again for reuse),
+// or its session, user, client or tenant is no longer live under its epochs.
+func (s *Store) Rotate(ctx context.Context, r Rotation) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, useRefresh, r.TenantID, r.Old.Hash, r.Now)
+		if err != nil {
+			return translate("use refresh token", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return translate("use refresh token", ErrStale)
+		}
+		o := r.Old
+		args := append([]any{r.TenantID, o.SessionID, r.Now, o.Epochs.Tenant, o.ClientID, o.Epochs.Client,
+			o.UserID, o.Epochs.User, r.Access.Hash, r.Access.ID, r.Scope, r.Access.ExpiresAt,
+			r.Refresh.Hash, r.Refresh.ID, o.Scope, r.Refresh.ExpiresAt}, eventArgs(r.Event)...)
+		return expectOne(tx.QueryRow(ctx, rotate, args...), "rotate refresh token")
+	})
+}
+
+const tokenByHash = `SELECT ` + tokenColumns + ` FROM tokens t WHERE t.tenant_id = $1 AND t.hash = $2`
+
+// TokenByHash returns the tenant's token with that hash in whatever state it is, or
+// ErrNotFound (also when it belongs to another tenant).
+func (s *Store) TokenByHash(ctx context.Context, tenant uuid.UUID, hash []byte) (Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, tokenByHash, tenant, hash))
+	return t, translate("token", err)
+}
+
+// Introspection is what /introspect tells about a live access token.
+type Introspection struct {
+	ID        uuid.UUID
+	ClientID  string
+	UserID    *uuid.UUID
+	SessionID *uuid.UUID
+	Username  *string
+	Scope     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// One query decides liveness: the token's own state, its session, and the three epochs.
+const introspect = `SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
+FROM tokens t
+JOIN tenants tn ON tn.id = t.tenant_id
+JOIN clients c ON c.tenant_id = t.tenant_id AND c.id = t.client_id
+LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+LEFT JOIN sessions s ON s.tenant_id = t.tenant_id AND s.id = t.session_id
+WHERE t.hash = $2 AND t.tenant_id = $1 AND t.kind = 'a' AND t.revoked_at IS NULL AND t.expires_at > $3
+  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
+  AND c.epoch = t.client_epoch AND NOT c.disabled
+  AND (t.user_id IS NULL OR (u.epoch = t.user_epoch AND NOT u.disabled))
+  AND (t.session_id IS NULL OR s.revoked_at IS NULL)`
+
+// Introspect returns the tenant's live access token with that hash at now, or ErrNotFound
+// for anything else (unknown, other tenant, refresh token, expired, revoked, stale epoch).
+func (s *Store) Introspect(ctx context.Context, tenant uuid.UUID, hash []byte, now time.Time) (Introspection, error) {
+	var in Introspection
+	err := s.pool.QueryRow(ctx, introspect, tenant, hash, now).Scan(&in.ID, &in.ClientID, &in.UserID,
+		&in.SessionID, &in.Username, &in.Scope, &in.IssuedAt, &in.ExpiresAt)
+	return in, translate("introspect", err)
+}
+
+const revokeToken = `UPDATE tokens SET revoked_at = $3 WHERE tenant_id = $1 AND hash = $2 AND revoked_at IS NULL`
+
+// RevokeToken marks the tenant's token revoked and writes ev, if it was not revoked yet.
+// It reports whether it changed anything.
+func (s *Store) RevokeToken(ctx context.Context, tenant uuid.UUID, hash []byte, ev Event) (bool, error) {
+	return s.revoke(ctx, ev, revokeToken, tenant, hash, ev.At)
+}
+
+const revokeSession = `UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`
+
+// RevokeSession revokes every token of the session (introspection and refresh check the
+// session) and writes ev, if it was live. It reports whether it changed anything.
+func (s *Store) RevokeSession(ctx context.Context, tenant, session uuid.UUID, ev Event) (bool, error) {
+	return s.revoke(ctx, ev, revokeSession, tenant, session, ev.At)
+}
+
+func (s *Store) revoke(ctx context.Context, ev Event, sql string, args ...any) (bool, error) {
+	changed := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return translate("revoke", err)
+		}
+		if changed = tag.RowsAffected() > 0; !changed {
+			return nil
+		}
+		return writeEvent(ctx, tx, ev)
+	})
+	return changed, err
+}

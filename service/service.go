@@ -1,0 +1,99 @@
+// Package service holds jeton's business rules: the OAuth grants, introspection,
+// revocation and the administration of tenants, clients and users. The CLI (cmd/jeton) and
+// the HTTP API (api) both call it; neither validates input or talks SQL on its own.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/password"
+)
+
+// Config holds the deployment-wide defaults that tenants and clients may override.
+type Config struct {
+	Hash              password.Params
+	AccessTTL         time.Duration
+	RefreshIdleTTL    time.Duration
+	RefreshMaxTTL     time.Duration
+	EventRetention    time.Duration
+	MinPasswordLength int
+}
+
+// DefaultConfig is what jeton ships with: OWASP's argon2id floor, 15-minute access tokens,
+// 14-day refresh idle and 90-day session lifetimes, 90 days of events, 15-character
+// passwords (NIST SP 800-63B-4 for single-factor passwords).
+func DefaultConfig() Config {
+	return Config{
+		Hash:              password.OWASP,
+		AccessTTL:         15 * time.Minute,
+		RefreshIdleTTL:    14 * 24 * time.Hour,
+		RefreshMaxTTL:     90 * 24 * time.Hour,
+		EventRetention:    90 * 24 * time.Hour,
+		MinPasswordLength: 15,
+	}
+}
+
+// Service runs jeton's operations on a store.
+type Service struct {
+	store *db.Store
+	cfg   Config
+	now   func() time.Time
+	rand  io.Reader
+	dummy string // a hash of a random password: what unknown users are verified against
+
+	// afterVerify, when set by tests, runs between a successful password verification and
+	// the token's conditional INSERT.
+	afterVerify func()
+}
+
+// Option adjusts a Service at construction.
+type Option func(*Service)
+
+// WithClock makes the service read time from now (tests move it without sleeping).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRand makes the service read randomness from r.
+func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithAfterVerify installs a hook that runs after a login's password was verified and
+// before its tokens are written, so tests can change state in between.
+func WithAfterVerify(f func()) Option { return func(s *Service) { s.afterVerify = f } }
+
+// New returns a Service. It returns an error only if it cannot make the dummy hash.
+func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
+	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader}
+	for _, o := range opts {
+		o(s)
+	}
+	var pw [32]byte
+	if _, err := io.ReadFull(s.rand, pw[:]); err != nil {
+		return nil, fmt.Errorf("dummy password: %w", err)
+	}
+	dummy, err := password.Hash(string(pw[:]), cfg.Hash, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	s.dummy = dummy
+	return s, nil
+}
+
+// Now returns the service clock's time, truncated to PostgreSQL's microseconds.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Ready reports whether the database answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// event starts an event of kind by actor at the service's now.
+func (s *Service) event(kind string, actor db.Actor, tenant *db.Tenant) db.Event {
+	e := db.Event{At: s.Now(), Kind: kind, Actor: actor}
+	if tenant != nil {
+		id := tenant.ID
+		e.TenantID = &id
+	}
+	return e
+}

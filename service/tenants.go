@@ -1,0 +1,127 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/jeton-auth/jeton/db"
+)
+
+// MaxReuseGrace bounds a tenant's refresh_reuse_grace.
+const MaxReuseGrace = 60 * time.Second
+
+// CreateTenant creates a tenant. It returns a ValidationError for a bad slug or name, and
+// ErrConflict when the slug is taken (also by a deleted tenant: slugs are never reused).
+func (s *Service) CreateTenant(ctx context.Context, actor db.Actor, slug, name string) (db.Tenant, error) {
+	if err := ValidSlug(slug); err != nil {
+		return db.Tenant{}, err
+	}
+	if name == "" {
+		name = slug
+	}
+	if err := validName(name); err != nil {
+		return db.Tenant{}, err
+	}
+	return s.store.CreateTenant(ctx, slug, name, s.event("tenant_created", actor, nil))
+}
+
+// Tenant returns the live tenant with that slug, or ErrNotFound.
+func (s *Service) Tenant(ctx context.Context, slug string) (db.Tenant, error) {
+	return s.store.TenantBySlug(ctx, slug)
+}
+
+// Tenants lists the live tenants.
+func (s *Service) Tenants(ctx context.Context) ([]db.Tenant, error) { return s.store.ListTenants(ctx) }
+
+// UpdateTenant applies change to the tenant and stores the result if it is valid.
+// Disabling bumps the tenant's epoch, so every token of the tenant stays dead afterwards.
+// It returns ErrNotFound or a ValidationError naming the field.
+func (s *Service) UpdateTenant(ctx context.Context, actor db.Actor, slug string, change func(*db.Tenant)) (db.Tenant, error) {
+	t, err := s.store.TenantBySlug(ctx, slug)
+	if err != nil {
+		return t, err
+	}
+	before := t
+	change(&t)
+	t.ID, t.Slug = before.ID, before.Slug // immutable
+	if err := validName(t.Name); err != nil {
+		return t, err
+	}
+	for field, d := range map[string]*time.Duration{"access_ttl": t.AccessTTL,
+		"refresh_idle_ttl": t.RefreshIdleTTL, "refresh_max_ttl": t.RefreshMaxTTL, "event_retention": t.EventRetention} {
+		if err := validTTL(field, d); err != nil {
+			return t, err
+		}
+	}
+	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxReuseGrace || t.RefreshReuseGrace%time.Second != 0 {
+		return t, invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
+	}
+	kind := "tenant_updated"
+	switch {
+	case t.Disabled && !before.Disabled:
+		kind = "tenant_disabled"
+	case !t.Disabled && before.Disabled:
+		kind = "tenant_enabled"
+	}
+	ev := s.event(kind, actor, &t)
+	ev.Detail = map[string]any{"changes": diff(before, t)}
+	return s.store.UpdateTenant(ctx, t, ev)
+}
+
+// DeleteTenant disables the tenant, bumps its epoch and leaves a tombstone that reserves
+// its slug; the sweeper purges its rows. It returns ErrNotFound.
+func (s *Service) DeleteTenant(ctx context.Context, actor db.Actor, slug string) error {
+	t, err := s.store.TenantBySlug(ctx, slug)
+	if err != nil {
+		return err
+	}
+	ev := s.event("tenant_deleted", actor, nil)
+	ev.SubjectType, ev.SubjectID, ev.SubjectName = "tenant", t.ID.String(), t.Slug
+	return s.store.DeleteTenant(ctx, t.ID, ev)
+}
+
+func validName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > 200 || strings.ContainsFunc(name, isControl) {
+		return invalid("name", "must be 1 to 200 bytes of printable text")
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func validTTL(field string, d *time.Duration) error {
+	if d != nil && (*d < time.Second || *d%time.Second != 0 || *d > 10*365*24*time.Hour) {
+		return invalid(field, "must be whole seconds, at least 1s")
+	}
+	return nil
+}
+
+// diff lists the names of the fields that differ, for events (values may be sensitive).
+func diff[T any](a, b T) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var out []string
+	for i := 0; i < va.NumField(); i++ {
+		name := va.Type().Field(i).Name
+		if name == "UpdatedAt" || name == "Epoch" || name == "PasswordHash" {
+			continue
+		}
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// tenant resolves a slug for the methods that take one, mapping a missing tenant to
+// ErrNotFound.
+func (s *Service) tenant(ctx context.Context, slug string) (db.Tenant, error) {
+	t, err := s.store.TenantBySlug(ctx, slug)
+	if errors.Is(err, db.ErrNotFound) {
+		return t, fmt.Errorf("tenant %q: %w", slug, ErrNotFound)
+	}
+	return t, err
+}

@@ -1,0 +1,124 @@
+package service
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/password"
+)
+
+// CreateUser creates a user of the tenant with a password (NFKC, argon2id) and optional
+// scopes (nil: no restriction beyond the client's). It returns ErrNotFound for an unknown
+// tenant, a ValidationError for a username PRECIS rejects or a password the policy
+// refuses, and ErrConflict for a taken username.
+func (s *Service) CreateUser(ctx context.Context, actor db.Actor, slug, username, pw string, scopes []string) (db.User, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return db.User{}, err
+	}
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return db.User{}, err
+	}
+	if err := validScopes("scopes", scopes); err != nil {
+		return db.User{}, err
+	}
+	hash, err := s.hashPassword(pw)
+	if err != nil {
+		return db.User{}, err
+	}
+	return s.store.CreateUser(ctx, db.User{TenantID: t.ID, Username: name, PasswordHash: hash, Scopes: scopes},
+		s.event("user_created", actor, &t))
+}
+
+func (s *Service) hashPassword(pw string) (string, error) {
+	if err := s.validPassword(pw); err != nil {
+		return "", err
+	}
+	return password.Hash(pw, s.cfg.Hash, s.rand)
+}
+
+// User finds a user of the tenant by id or, when ref is not a UUID, by username.
+// It returns ErrNotFound.
+func (s *Service) User(ctx context.Context, slug, ref string) (db.User, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return db.User{}, err
+	}
+	return s.userIn(ctx, t, ref)
+}
+
+func (s *Service) userIn(ctx context.Context, t db.Tenant, ref string) (db.User, error) {
+	if id, err := uuid.Parse(ref); err == nil {
+		return s.store.UserByID(ctx, t.ID, id)
+	}
+	name, err := NormalizeUsername(ref)
+	if err != nil {
+		return db.User{}, db.ErrNotFound
+	}
+	return s.store.UserByUsername(ctx, t.ID, name)
+}
+
+// UpdateUser applies change (disabled flag, scopes) to the user and stores it. Disabling
+// bumps the user's epoch: every token live at that moment stays dead after re-enabling.
+// It returns ErrNotFound or a ValidationError.
+func (s *Service) UpdateUser(ctx context.Context, actor db.Actor, slug, ref string, change func(*db.User)) (db.User, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return db.User{}, err
+	}
+	u, err := s.userIn(ctx, t, ref)
+	if err != nil {
+		return u, err
+	}
+	before := u
+	change(&u)
+	if err := validScopes("scopes", u.Scopes); err != nil {
+		return u, err
+	}
+	kind := "user_updated"
+	switch {
+	case u.Disabled && !before.Disabled:
+		kind = "user_disabled"
+	case !u.Disabled && before.Disabled:
+		kind = "user_enabled"
+	}
+	ev := s.event(kind, actor, &t)
+	ev.Detail = map[string]any{"changes": diff(before, u)}
+	return s.store.UpdateUser(ctx, u, ev)
+}
+
+// SetPassword replaces the user's password and revokes every token of the user. It returns
+// ErrNotFound or a ValidationError for a password the policy refuses.
+func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw string) error {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return err
+	}
+	u, err := s.userIn(ctx, t, ref)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hashPassword(pw)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.SetPassword(ctx, t.ID, u.ID, hash, s.event("user_password_set", actor, &t))
+	return err
+}
+
+// DeleteUser deletes the user with its sessions and tokens; its events stay. It returns
+// ErrNotFound.
+func (s *Service) DeleteUser(ctx context.Context, actor db.Actor, slug, ref string) error {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return err
+	}
+	u, err := s.userIn(ctx, t, ref)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteUser(ctx, t.ID, u.ID, s.event("user_deleted", actor, &t))
+}
+
