@@ -184,4 +184,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-

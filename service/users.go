@@ -121,4 +121,3 @@ func (s *Service) DeleteUser(ctx context.Context, actor db.Actor, slug, ref stri
 	}
 	return s.store.DeleteUser(ctx, t.ID, u.ID, s.event("user_deleted", actor, &t))
 }
-
