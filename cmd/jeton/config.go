@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// envName is the environment variable behind a flag: --tls-cert is JETON_TLS_CERT.
+func envName(flagName string) string {
+	return "JETON_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func newFlags(name string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet("jeton "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseWithEnv gives every flag of fs the value of its environment variable, then parses
+// the command line over it: a flag given on the command line wins.
+func parseWithEnv(fs *flag.FlagSet, e env) error {
+	if err := applyEnv(fs, e.getenv); err != nil {
+		return err
+	}
+	return parse(fs, e.args)
+}
+
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, serr)
+			}
+		}
+	})
+	return err
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %q\n", fs.Args())
+		return errUsage
+	}
+	return nil
+}
+
+// list is a repeatable flag; each value may also hold several comma-separated items.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+// serviceFlags registers the deployment-wide settings shared by serve, dev and the admin
+// commands, and returns a function that reads them once parsed.
+func serviceFlags(fs *flag.FlagSet) func() service.Config {
+	d := service.DefaultConfig()
+	mem := fs.Uint("argon2-memory", uint(d.Hash.Memory), "argon2id memory in KiB")
+	iter := fs.Uint("argon2-time", uint(d.Hash.Time), "argon2id iterations")
+	threads := fs.Uint("argon2-threads", uint(d.Hash.Threads), "argon2id parallelism")
+	access := fs.Duration("access-ttl", d.AccessTTL, "default access token lifetime")
+	idle := fs.Duration("refresh-idle-ttl", d.RefreshIdleTTL, "default refresh token idle lifetime")
+	max := fs.Duration("refresh-max-ttl", d.RefreshMaxTTL, "default absolute session lifetime")
+	retention := fs.Duration("event-retention", d.EventRetention, "default audit event retention")
+	minPw := fs.Int("min-password-length", d.MinPasswordLength, "minimum password length in code points (at least 8)")
+	return func() service.Config {
+		d.Hash.Memory, d.Hash.Time, d.Hash.Threads = uint32(*mem), uint32(*iter), uint8(*threads)
+		d.AccessTTL, d.RefreshIdleTTL, d.RefreshMaxTTL, d.EventRetention = *access, *idle, *max, *retention
+		d.MinPasswordLength = *minPw
+		return d
+	}
+}
+
+// checkConfig refuses settings that would weaken jeton below its floor.
+func checkConfig(c service.Config) error {
+	switch {
+	case c.Hash.Memory < 19456 || c.Hash.Time < 2 || c.Hash.Threads < 1:
+		return errors.New("argon2id parameters below OWASP's floor (m=19456, t=2, p=1)")
+	case c.MinPasswordLength < 8:
+		return errors.New("--min-password-length must be at least 8")
+	case c.AccessTTL < time.Second || c.RefreshIdleTTL < time.Second || c.RefreshMaxTTL < c.RefreshIdleTTL:
+		return errors.New("lifetimes must be positive and --refresh-max-ttl at least --refresh-idle-ttl")
+	}
+	return nil
+}
+
+// openPool connects to url and checks that the server answers.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return pool, nil
+}
+
+// newLogger returns a JSON logger, or text for humans.
+func newLogger(format string, e env) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, nil))
+}
+
+// cliActor names the operating-system user running an admin command, for the audit trail.
+func cliActor() db.Actor {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return db.Actor{Type: "cli", ID: "cli:" + name, Name: "cli:" + name}
+}

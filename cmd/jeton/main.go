@@ -1,0 +1,77 @@
+// Command jeton is the jeton authorization server and its admin CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "jeton:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage reports a command line that was wrong; the usage was already printed.
+var errUsage = errors.New("usage")
+
+// env is what every command gets from the process: its arguments after the command
+// name, the environment, and standard streams.
+type env struct {
+	args   []string
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+const usage = `jeton: a multi-tenant OAuth2 authorization server.
+
+Usage:
+  jeton serve [flags]          serve /token, /introspect, /revoke (needs JETON_DATABASE_URL)
+  jeton dev [flags]            run on a local dev database with a seeded demo tenant
+  jeton migrate up|down|status apply, roll back or list migrations
+  jeton tenant create|update   manage tenants
+  jeton client create|update   manage clients
+  jeton user create|disable|enable|delete|set-password
+                               manage users
+Run "jeton COMMAND -h" for a command's flags.
+`
+
+// run is the whole program; tests call it as the binary would run.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	e := env{args: args[2:], getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	switch args[1] {
+	case "serve":
+		return serve(ctx, e)
+	case "dev":
+		return dev(ctx, e)
+	case "migrate":
+		return migrate(ctx, e)
+	case "tenant":
+		return tenantCmd(ctx, e)
+	case "client":
+		return clientCmd(ctx, e)
+	case "user":
+		return userCmd(ctx, e)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "jeton: unknown command %q\n\n%s", args[1], usage)
+	return errUsage
+}

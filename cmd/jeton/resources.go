@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/service"
+)
+
+func tenantCmd(ctx context.Context, e env) error {
+	return dispatch(ctx, e, "tenant", map[string]adminCmd{"create": tenantCreate, "update": tenantUpdate})
+}
+
+func clientCmd(ctx context.Context, e env) error {
+	return dispatch(ctx, e, "client", map[string]adminCmd{"create": clientCreate, "update": clientUpdate})
+}
+
+func userCmd(ctx context.Context, e env) error {
+	return dispatch(ctx, e, "user", map[string]adminCmd{"create": userCreate, "set-password": userSetPassword,
+		"disable": userSetDisabled(true), "enable": userSetDisabled(false), "delete": userDelete})
+}
+
+// slugArg splits "SLUG [flags]" for commands that name the tenant first.
+func slugArg(e *env, fs *flag.FlagSet) (string, error) {
+	if len(e.args) == 0 || e.args[0] == "" || e.args[0][0] == '-' {
+		fmt.Fprintf(e.stderr, "usage: %s SLUG [flags]\n", fs.Name())
+		return "", errUsage
+	}
+	slug := e.args[0]
+	e.args = e.args[1:]
+	return slug, nil
+}
+
+type tenantJSON struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func tenantCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	slug, err := slugArg(&e, fs)
+	if err != nil {
+		return err
+	}
+	name := fs.String("name", "", "display name (default: the slug)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	t, err := svc.CreateTenant(ctx, cliActor(), slug, *name)
+	if err != nil {
+		return err
+	}
+	return output(e.stdout, *asJSON, tenantJSON{Slug: t.Slug, Name: t.Name}, "created tenant "+t.Slug)
+}
+
+func tenantUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	slug, err := slugArg(&e, fs)
+	if err != nil {
+		return err
+	}
+	var access, idle, max optDuration
+	fs.Var(&access, "access-ttl", `access token lifetime, or "default"`)
+	fs.Var(&idle, "refresh-idle-ttl", `refresh token idle lifetime, or "default"`)
+	fs.Var(&max, "refresh-max-ttl", `absolute session lifetime, or "default"`)
+	grace := fs.Duration("refresh-reuse-grace", -1, "window after a refresh in which a reuse by the same client revokes nothing (0s to 60s)")
+	name := fs.String("name", "", "display name")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	t, err := svc.UpdateTenant(ctx, cliActor(), slug, func(t *db.Tenant) {
+		access.apply(&t.AccessTTL)
+		idle.apply(&t.RefreshIdleTTL)
+		max.apply(&t.RefreshMaxTTL)
+		if *grace >= 0 {
+			t.RefreshReuseGrace = *grace
+		}
+		if *name != "" {
+			t.Name = *name
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return output(e.stdout, *asJSON, tenantJSON{Slug: t.Slug, Name: t.Name}, "updated tenant "+t.Slug)
+}
+
+type clientJSON struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Tenant       string `json:"tenant"`
+}
+
+func clientCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	tenant := fs.String("tenant", "", "tenant slug (required)")
+	name := fs.String("name", "", "client name (required)")
+	public := fs.Bool("public", false, "a public client: no secret")
+	var grants list
+	fs.Var(&grants, "grant", "allowed grant type (repeatable): password, refresh_token, client_credentials")
+	var scopes, defaults optScopes
+	fs.Var(&scopes, "scope", `allowed scopes, space-separated ("a b")`)
+	fs.Var(&defaults, "default-scope", "scopes granted when none are requested (default: all allowed)")
+	introspect := fs.Bool("introspect", false, "may call /introspect (a resource server)")
+	var access, idle, max optDuration
+	fs.Var(&access, "access-ttl", "access token lifetime override")
+	fs.Var(&idle, "refresh-idle-ttl", "refresh token idle lifetime override")
+	fs.Var(&max, "refresh-max-ttl", "absolute session lifetime override")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if *tenant == "" || *name == "" {
+		fmt.Fprintln(e.stderr, "--tenant and --name are required")
+		return errUsage
+	}
+	spec := service.ClientSpec{Name: *name, Public: *public, GrantTypes: grants, Scopes: scopes.scopes,
+		Introspect: *introspect, AccessTTL: access.value, RefreshIdleTTL: idle.value, RefreshMaxTTL: max.value}
+	if defaults.set {
+		spec.DefaultScopes = defaults.scopes
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	c, secret, err := svc.CreateClient(ctx, cliActor(), *tenant, spec)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("client_id=%s", c.ID)
+	if secret != "" {
+		text += fmt.Sprintf("\nclient_secret=%s\n(the secret is shown only now)", secret)
+	}
+	return output(e.stdout, *asJSON, clientJSON{ClientID: c.ID, ClientSecret: secret, Tenant: *tenant}, text)
+}
+
+func clientUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	tenant := fs.String("tenant", "", "tenant slug (required)")
+	id := fs.String("client", "", "client_id (required)")
+	name := fs.String("name", "", "client name")
+	var grants list
+	fs.Var(&grants, "grant", "allowed grant type (repeatable; replaces the list)")
+	noGrants := fs.Bool("no-grants", false, "allow no grant at all")
+	var scopes, defaults optScopes
+	fs.Var(&scopes, "scope", "allowed scopes (replaces the list)")
+	fs.Var(&defaults, "default-scope", `default scopes (replaces the list; "" means all allowed)`)
+	var introspect optBool
+	fs.Var(&introspect, "introspect", "may call /introspect (true or false)")
+	var access, idle, max optDuration
+	fs.Var(&access, "access-ttl", `access token lifetime override, or "default"`)
+	fs.Var(&idle, "refresh-idle-ttl", `refresh idle lifetime override, or "default"`)
+	fs.Var(&max, "refresh-max-ttl", `session lifetime override, or "default"`)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if *tenant == "" || *id == "" {
+		fmt.Fprintln(e.stderr, "--tenant and --client are required")
+		return errUsage
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	c, err := svc.UpdateClient(ctx, cliActor(), *tenant, *id, func(c *db.Client) {
+		if *name != "" {
+			c.Name = *name
+		}
+		if len(grants) > 0 || *noGrants {
+			c.GrantTypes = grants
+		}
+		if scopes.set {
+			c.Scopes = scopes.scopes
+		}
+		if defaults.set {
+			c.DefaultScopes = defaults.scopes
+			if len(defaults.scopes) == 0 {
+				c.DefaultScopes = nil
+			}
+		}
+		if introspect.set {
+			c.Introspect = introspect.value
+		}
+		access.apply(&c.AccessTTL)
+		idle.apply(&c.RefreshIdleTTL)
+		max.apply(&c.RefreshMaxTTL)
+	})
+	if err != nil {
+		return err
+	}
+	return output(e.stdout, *asJSON, clientJSON{ClientID: c.ID, Tenant: *tenant}, "updated client "+c.ID)
+}
+
+// optBool is a boolean flag that may be left alone.
+type optBool struct{ set, value bool }
+
+func (b *optBool) String() string { return "" }
+
+func (b *optBool) Set(v string) error {
+	switch v {
+	case "true":
+		b.set, b.value = true, true
+	case "false":
+		b.set, b.value = true, false
+	default:
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	return nil
+}
+
+type userJSON struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Tenant   string `json:"tenant"`
+}
+
+// userFlags registers --tenant and --username, naming the user by username or id.
+func userFlags(fs *flag.FlagSet) (tenant, user *string) {
+	return fs.String("tenant", "", "tenant slug (required)"), fs.String("username", "", "username or user id (required)")
+}
+
+func needUser(e env, tenant, user string) error {
+	if tenant == "" || user == "" {
+		fmt.Fprintln(e.stderr, "--tenant and --username are required")
+		return errUsage
+	}
+	return nil
+}
+
+func userCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	tenant, username := userFlags(fs)
+	stdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	var scopes optScopes
+	fs.Var(&scopes, "scope", "scopes the user may have (default: no restriction beyond the client's)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if err := needUser(e, *tenant, *username); err != nil {
+		return err
+	}
+	if !*stdin {
+		fmt.Fprintln(e.stderr, "--password-stdin is required: passwords are never command-line arguments")
+		return errUsage
+	}
+	pw, err := readPassword(e.stdin)
+	if err != nil {
+		return err
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	var userScopes []string
+	if scopes.set {
+		userScopes = scopes.scopes
+	}
+	u, err := svc.CreateUser(ctx, cliActor(), *tenant, *username, pw, userScopes)
+	if err != nil {
+		return err
+	}
+	return output(e.stdout, *asJSON, userJSON{ID: u.ID.String(), Username: u.Username, Tenant: *tenant},
+		fmt.Sprintf("created user %s (%s)", u.Username, u.ID))
+}
+
+func userSetPassword(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	tenant, username := userFlags(fs)
+	stdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if err := needUser(e, *tenant, *username); err != nil {
+		return err
+	}
+	if !*stdin {
+		fmt.Fprintln(e.stderr, "--password-stdin is required")
+		return errUsage
+	}
+	pw, err := readPassword(e.stdin)
+	if err != nil {
+		return err
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := svc.SetPassword(ctx, cliActor(), *tenant, *username, pw); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "password set; every token of the user is revoked")
+	return nil
+}
+
+func userSetDisabled(disabled bool) adminCmd {
+	return func(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+		tenant, username := userFlags(fs)
+		if err := parse(fs, e.args); err != nil {
+			return err
+		}
+		if err := needUser(e, *tenant, *username); err != nil {
+			return err
+		}
+		svc, done, err := open()
+		if err != nil {
+			return err
+		}
+		defer done()
+		u, err := svc.UpdateUser(ctx, cliActor(), *tenant, *username, func(u *db.User) { u.Disabled = disabled })
+		if err != nil {
+			return err
+		}
+		state := "enabled"
+		if u.Disabled {
+			state = "disabled; every token of the user is revoked"
+		}
+		fmt.Fprintf(e.stdout, "user %s %s\n", u.Username, state)
+		return nil
+	}
+}
+
+func userDelete(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
+	tenant, username := userFlags(fs)
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if err := needUser(e, *tenant, *username); err != nil {
+		return err
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := svc.DeleteUser(ctx, cliActor(), *tenant, *username); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "user deleted with its sessions and tokens")
+	return nil
+}
+

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jeton-auth/jeton/api"
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/migrations"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// httpOptions are the listener settings serve and dev share.
+type httpOptions struct {
+	addr           string
+	issuer         string
+	tlsCert        string
+	tlsKey         string
+	behindProxy    bool
+	trustedProxies list
+	shutdown       time.Duration
+	sweepEvery     time.Duration
+	logFormat      string
+}
+
+func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.issuer, "issuer", "", "issuer URL (https, or http on loopback)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.BoolVar(&o.behindProxy, "behind-tls-proxy", false, "allow plain HTTP on a non-loopback address behind a TLS-terminating proxy (needs --trusted-proxy)")
+	fs.Var(&o.trustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.DurationVar(&o.sweepEvery, "sweep-interval", time.Minute, "how often expired rows are swept (0 disables)")
+	fs.StringVar(&o.logFormat, "log-format", logDefault, "json or text")
+}
+
+func serve(ctx context.Context, e env) error {
+	fs := newFlags("serve", e)
+	var o httpOptions
+	httpFlags(fs, &o, "json")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL")
+	migrate := fs.Bool("migrate", true, "apply pending migrations at start")
+	cfg := serviceFlags(fs)
+	if err := parseWithEnv(fs, e); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		return errors.New("JETON_DATABASE_URL (or --database-url) is required")
+	}
+	if err := checkListen(o); err != nil {
+		return err
+	}
+	if err := checkConfig(cfg()); err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if *migrate {
+		if err := migrations.Up(ctx, pool); err != nil {
+			return err
+		}
+	}
+	return listenAndServe(ctx, e, o, pool, cfg(), nil)
+}
+
+// checkListen enforces TLS: plain HTTP only on loopback, or behind a TLS proxy whose
+// address is trusted; an https issuer unless on loopback.
+func checkListen(o httpOptions) error {
+	if o.issuer == "" {
+		return errors.New("--issuer (JETON_ISSUER) is required")
+	}
+	iss, err := url.Parse(o.issuer)
+	if err != nil || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || iss.User != nil {
+		return fmt.Errorf("--issuer %q must be an absolute URL without query or fragment", o.issuer)
+	}
+	if iss.Scheme != "https" && !(iss.Scheme == "http" && isLoopbackHost(iss.Hostname())) {
+		return fmt.Errorf("--issuer %q must use https (http only on loopback)", o.issuer)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", o.addr, err)
+	}
+	if o.tlsCert == "" && !isLoopbackHost(host) {
+		if !o.behindProxy || len(o.trustedProxies) == 0 {
+			return fmt.Errorf("refusing plain HTTP on non-loopback %s: give --tls-cert/--tls-key, or --behind-tls-proxy with --trusted-proxy", o.addr)
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// listenAndServe serves jeton until ctx ends, then shuts down gracefully. An empty issuer
+// becomes http://ADDR of the bound address (dev only). ready, when not nil, is called with
+// the issuer once the listener is open.
+func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Pool, cfg service.Config, ready func(issuer string)) error {
+	log := newLogger(o.logFormat, e)
+	svc, err := service.New(db.New(pool), cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	if o.issuer == "" {
+		o.issuer = "http://" + ln.Addr().String()
+	}
+	h, err := api.NewServer(api.Config{Issuer: o.issuer, TrustedProxies: o.trustedProxies}, svc, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+	}
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", o.issuer),
+		slog.Bool("tls", o.tlsCert != ""))
+	if ready != nil {
+		ready(o.issuer)
+	}
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	if o.sweepEvery > 0 {
+		go svc.RunSweeper(sweepCtx, o.sweepEvery)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
