@@ -352,4 +352,3 @@ func userDelete(ctx context.Context, e env, fs *flag.FlagSet, open func() (*serv
 	fmt.Fprintln(e.stdout, "user deleted with its sessions and tokens")
 	return nil
 }
-
