@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
@@ -57,7 +58,13 @@ var fastHash = password.Params{Memory: 64, Time: 1, Threads: 1}
 
 func newEnv(t *testing.T, opts ...service.Option) *env {
 	t.Helper()
-	store := db.New(dbtest.New(t))
+	return newEnvOn(t, dbtest.New(t), opts...)
+}
+
+// newEnvOn is newEnv over a pool the test configured itself (dbtest.NewWithConfig).
+func newEnvOn(t *testing.T, pool *pgxpool.Pool, opts ...service.Option) *env {
+	t.Helper()
+	store := db.New(pool)
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg := service.DefaultConfig()
 	cfg.Hash = fastHash

@@ -1,5 +1,5 @@
 // Package api serves jeton's HTTP endpoints with Gin: /token, /introspect, /revoke,
-// discovery and health. It parses requests and writes responses; the rules live in
+// discovery, health and the admin API under /admin/v1. It parses requests and writes responses; the rules live in
 // service.
 package api
 
@@ -46,9 +46,17 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 
 	e.Use(s.requestID, s.accessLog, s.recover)
 	e.NoMethod(func(c *gin.Context) {
+		if isAdminPath(c) {
+			s.problem(c, errMethod)
+			return
+		}
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "invalid_request", "error_description": "method not allowed"})
 	})
 	e.NoRoute(func(c *gin.Context) {
+		if isAdminPath(c) {
+			s.problem(c, notFound())
+			return
+		}
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found"})
 	})
 
@@ -56,6 +64,7 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	oauth.POST("/token", s.token)
 	oauth.POST("/introspect", s.introspect)
 	oauth.POST("/revoke", s.revoke)
+	s.adminRoutes(e)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	for _, p := range discoveryPaths(cfg.Issuer) {

@@ -30,6 +30,7 @@ type Client struct {
 
 // Secret describes one stored client secret, never its value.
 type Secret struct {
+	ClientID  string     `json:"-"`
 	Hash      []byte     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
@@ -196,4 +197,21 @@ func (s *Store) Secrets(ctx context.Context, tenant uuid.UUID, id string, now ti
 		err := r.Scan(&sec.Hash, &sec.CreatedAt, &sec.ExpiresAt)
 		return sec, err
 	}, "client secrets")
+}
+
+const tenantSecrets = `SELECT client_id, hash, created_at, expires_at FROM client_secrets
+WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY client_id, created_at`
+
+// TenantSecrets returns the secrets of all the tenant's clients still valid at now, by
+// client and age.
+func (s *Store) TenantSecrets(ctx context.Context, tenant uuid.UUID, now time.Time) ([]Secret, error) {
+	rows, err := s.pool.Query(ctx, tenantSecrets, tenant, now)
+	if err != nil {
+		return nil, translate("tenant client secrets", err)
+	}
+	return collect(rows, func(r pgx.Row) (Secret, error) {
+		var sec Secret
+		err := r.Scan(&sec.ClientID, &sec.Hash, &sec.CreatedAt, &sec.ExpiresAt)
+		return sec, err
+	}, "tenant client secrets")
 }

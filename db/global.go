@@ -50,3 +50,22 @@ func (s *Store) IsDev(ctx context.Context) (dev, hasTenants bool, err error) {
 		EXISTS (SELECT 1 FROM tenants)`).Scan(&dev, &hasTenants)
 	return dev, hasTenants, translate("dev mark", err)
 }
+
+const adminKeyByHash = `SELECT ` + adminKeyColumns + ` FROM admin_keys k LEFT JOIN tenants tn ON tn.id = k.tenant_id
+WHERE k.hash = $1 AND k.revoked_at IS NULL`
+
+// AdminKeyByHash returns the live (unrevoked) admin key with that SHA-256 hash, naming its
+// tenant (nil for a global key), or ErrNotFound.
+func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (AdminKey, error) {
+	k, err := scanAdminKey(s.pool.QueryRow(ctx, adminKeyByHash, hash))
+	return k, translate("admin key", err)
+}
+
+const tokenByHashAnyTenant = `SELECT ` + tokenColumns + ` FROM tokens t WHERE t.hash = $1`
+
+// TokenByHashAnyTenant returns the token with that hash whatever its tenant (TenantID says
+// which), for a global admin key's revocation, or ErrNotFound.
+func (s *Store) TokenByHashAnyTenant(ctx context.Context, hash []byte) (Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, tokenByHashAnyTenant, hash))
+	return t, translate("token", err)
+}

@@ -71,12 +71,22 @@ var (
 // when no server can be found or the database cannot be created; it never skips.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	return NewWithConfig(t, nil)
+}
+
+// NewWithConfig is New with configure applied to the pool's configuration before the pool
+// opens, for tests that need, say, a query tracer. configure may be nil.
+func NewWithConfig(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
 	url := NewURL(t)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatalf("dbtest: parse test database URL: %v", err)
 	}
 	cfg.MaxConns = maxConns
+	if configure != nil {
+		configure(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("dbtest: open pool: %v", err)

@@ -89,6 +89,8 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (tenant_id, user_id);
 CREATE INDEX sessions_client ON sessions (tenant_id, client_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_revoked ON sessions (id) WHERE revoked_at IS NOT NULL;
 
 -- tokens holds access ('a') and refresh ('r') tokens, keyed by SHA-256 of the token string.
 -- The three epochs are those current when the request started; the token is live only while
@@ -151,6 +153,9 @@ CREATE TABLE events (
 );
 CREATE INDEX events_tenant ON events (tenant_id, id DESC);
 CREATE INDEX events_at ON events (at);
+-- The admin API's user and client filters; events without a user or client stay out.
+CREATE INDEX events_tenant_user ON events (tenant_id, user_id, id DESC) WHERE user_id <> '';
+CREATE INDEX events_tenant_client ON events (tenant_id, client_id, id DESC) WHERE client_id <> '';
 
 -- +goose Down
 DROP TABLE events;

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/tokens"
@@ -22,7 +23,7 @@ type Credentials struct {
 // disabled client, a disabled or deleted tenant, an unknown client_id, a wrong secret, a
 // secret for a public client and no secret for a confidential one are all ErrInvalidClient.
 func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (db.ClientAuth, error) {
-	if cred.ClientID == "" {
+	if !plausibleClientID(cred.ClientID) {
 		return db.ClientAuth{}, ErrInvalidClient
 	}
 	ca, err := s.store.ClientForAuth(ctx, cred.ClientID, s.Now())
@@ -53,4 +54,19 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (db.
 		return ca, ErrInvalidClient
 	}
 	return ca, nil
+}
+
+// plausibleClientID reports whether id can name a client at all: "jc_" and at most 64 ASCII
+// letters, digits, '_' or '-'. Anything else is unknown without a database read, which
+// also keeps NUL and invalid UTF-8 (PostgreSQL text refuses both: a 500) out of the query.
+func plausibleClientID(id string) bool {
+	if len(id) > 64 || !strings.HasPrefix(id, "jc_") {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

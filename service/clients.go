@@ -44,7 +44,7 @@ func (s *Service) CreateClient(ctx context.Context, actor db.Actor, slug string,
 		GrantTypes: nonNil(spec.GrantTypes), Scopes: nonNil(spec.Scopes), DefaultScopes: spec.DefaultScopes,
 		Introspect: spec.Introspect, AccessTTL: spec.AccessTTL, RefreshIdleTTL: spec.RefreshIdleTTL,
 		RefreshMaxTTL: spec.RefreshMaxTTL}
-	if err := validClient(c); err != nil {
+	if err := s.validClient(c); err != nil {
 		return db.Client{}, "", err
 	}
 	var secret string
@@ -84,7 +84,7 @@ func (s *Service) UpdateClient(ctx context.Context, actor db.Actor, slug, client
 	change(&c)
 	c.TenantID, c.ID, c.Public = before.TenantID, before.ID, before.Public // immutable
 	c.GrantTypes, c.Scopes = nonNil(c.GrantTypes), nonNil(c.Scopes)
-	if err := validClient(c); err != nil {
+	if err := s.validClient(c); err != nil {
 		return c, err
 	}
 	kind := "client_updated"
@@ -130,7 +130,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor db.Actor, slug, client
 	return secret, nil
 }
 
-func validClient(c db.Client) error {
+func (s *Service) validClient(c db.Client) error {
 	if err := validName(c.Name); err != nil {
 		return err
 	}
@@ -156,11 +156,8 @@ func validClient(c db.Client) error {
 			return invalid("default_scopes", fmt.Sprintf("default scope %q is not an allowed scope", d))
 		}
 	}
-	for field, d := range map[string]*time.Duration{"access_ttl": c.AccessTTL,
-		"refresh_idle_ttl": c.RefreshIdleTTL, "refresh_max_ttl": c.RefreshMaxTTL} {
-		if err := validTTL(field, d); err != nil {
-			return err
-		}
+	if err := s.validLifetimes(c.AccessTTL, c.RefreshIdleTTL, c.RefreshMaxTTL); err != nil {
+		return err
 	}
 	return nil
 }
@@ -183,4 +180,55 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// Clients lists the tenant's clients, oldest first. It returns ErrNotFound for an unknown
+// tenant.
+func (s *Service) Clients(ctx context.Context, slug string) ([]db.Client, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListClients(ctx, t.ID)
+}
+
+// DeleteClient deletes the client with its secrets, sessions and tokens; its events stay.
+// It returns ErrNotFound.
+func (s *Service) DeleteClient(ctx context.Context, actor db.Actor, slug, clientID string) error {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteClient(ctx, t.ID, clientID, s.event("client_deleted", actor, &t))
+}
+
+// ClientSecrets describes the client's secrets valid now (never their values), oldest
+// first. It returns ErrNotFound for an unknown tenant or client.
+func (s *Service) ClientSecrets(ctx context.Context, slug, clientID string) ([]db.Secret, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.ClientByID(ctx, t.ID, clientID); err != nil {
+		return nil, err
+	}
+	return s.store.Secrets(ctx, t.ID, clientID, s.Now())
+}
+
+// TenantSecrets describes the secrets valid now of every client of the tenant, by
+// client_id. It returns ErrNotFound for an unknown tenant.
+func (s *Service) TenantSecrets(ctx context.Context, slug string) (map[string][]db.Secret, error) {
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.store.TenantSecrets(ctx, t.ID, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]db.Secret{}
+	for _, sec := range secrets {
+		out[sec.ClientID] = append(out[sec.ClientID], sec)
+	}
+	return out, nil
 }

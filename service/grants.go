@@ -138,11 +138,13 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, username,
 	now := s.Now()
 	accessTTL, idleTTL, maxTTL := s.lifetimes(ca)
 	sessionExp := now.Add(maxTTL)
-	at, access, err := s.newToken(tokens.Access, now.Add(accessTTL))
+	// No token outlives its session.
+	accessExp := minTime(now.Add(accessTTL), sessionExp)
+	at, access, err := s.newToken(tokens.Access, accessExp)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessTTL / time.Second),
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessExp.Sub(now) / time.Second),
 		Scope: strings.Join(scopes, " ")}
 	login := db.Login{
 		TenantID: ca.Tenant.ID, ClientID: ca.Client.ID, UserID: u.ID, SessionID: uuid.New(),

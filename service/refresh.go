@@ -37,10 +37,15 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
 	}
 	now := s.Now()
+	// Past its own expiry a used token is as unknown as the sweeper will soon make it:
+	// reuse detection ends there whether or not the row is still stored.
+	if !old.ExpiresAt.After(now) {
+		return TokenResponse{}, ErrInvalidGrant
+	}
 	if old.UsedAt != nil {
 		return TokenResponse{}, s.reused(ctx, ca, old, actor)
 	}
-	if old.RevokedAt != nil || !old.ExpiresAt.After(now) {
+	if old.RevokedAt != nil {
 		return TokenResponse{}, ErrInvalidGrant
 	}
 
@@ -72,7 +77,9 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
 	}
-	at, access, err := s.newToken(tokens.Access, now.Add(accessTTL))
+	// No token outlives its session.
+	accessExp := minTime(now.Add(accessTTL), sess.ExpiresAt)
+	at, access, err := s.newToken(tokens.Access, accessExp)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -80,7 +87,7 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessTTL / time.Second),
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessExp.Sub(now) / time.Second),
 		RefreshToken: rt, Scope: strings.Join(granted, " ")}
 	ev := s.event("token_refreshed", actor, &ca.Tenant)
 	ev.ClientID, ev.UserID = ca.Client.ID, u.ID.String()

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/jeton-auth/jeton/db"
@@ -20,13 +21,24 @@ type Config struct {
 	AccessTTL         time.Duration
 	RefreshIdleTTL    time.Duration
 	RefreshMaxTTL     time.Duration
-	EventRetention    time.Duration
+	EventRetention    time.Duration // 0 keeps events of tenants without an override forever
 	MinPasswordLength int
+	SweepBatch        int // rows the sweeper deletes per statement
+
+	// The maxima bound the lifetime and retention overrides of tenants and clients, so a
+	// tenant's own admin key cannot stretch them past what the deployment allows. 0 means
+	// no bound beyond ten years.
+	MaxAccessTTL      time.Duration
+	MaxRefreshIdleTTL time.Duration
+	MaxRefreshMaxTTL  time.Duration
+	MaxEventRetention time.Duration
 }
 
 // DefaultConfig is what jeton ships with: OWASP's argon2id floor, 15-minute access tokens,
 // 14-day refresh idle and 90-day session lifetimes, 90 days of events, 15-character
-// passwords (NIST SP 800-63B-4 for single-factor passwords).
+// passwords (NIST SP 800-63B-4 for single-factor passwords), sweeper batches of 1000 rows;
+// overrides of at most 24 hours for access tokens, 90 days of refresh idleness, a year of
+// session and a year of events.
 func DefaultConfig() Config {
 	return Config{
 		Hash:              password.OWASP,
@@ -35,6 +47,11 @@ func DefaultConfig() Config {
 		RefreshMaxTTL:     90 * 24 * time.Hour,
 		EventRetention:    90 * 24 * time.Hour,
 		MinPasswordLength: 15,
+		SweepBatch:        1000,
+		MaxAccessTTL:      24 * time.Hour,
+		MaxRefreshIdleTTL: 90 * 24 * time.Hour,
+		MaxRefreshMaxTTL:  365 * 24 * time.Hour,
+		MaxEventRetention: 365 * 24 * time.Hour,
 	}
 }
 
@@ -44,11 +61,14 @@ type Service struct {
 	cfg   Config
 	now   func() time.Time
 	rand  io.Reader
+	log   *slog.Logger
 	dummy string // a hash of a random password: what unknown users are verified against
 
 	// afterVerify, when set by tests, runs between a successful password verification and
 	// the token's conditional INSERT.
 	afterVerify func()
+	// duringSweep, when set by tests, runs inside a sweep pass while it holds the lock.
+	duringSweep func()
 }
 
 // Option adjusts a Service at construction.
@@ -60,13 +80,18 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithRand makes the service read randomness from r.
 func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
 
+// WithLogger gives the service a logger for its background work (the sweeper); by default
+// it logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
 // WithAfterVerify installs a hook that runs after a login's password was verified and
 // before its tokens are written, so tests can change state in between.
 func WithAfterVerify(f func()) Option { return func(s *Service) { s.afterVerify = f } }
 
 // New returns a Service. It returns an error only if it cannot make the dummy hash.
 func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
-	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader}
+	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader,
+		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
 	}

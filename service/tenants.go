@@ -41,6 +41,13 @@ func (s *Service) Tenants(ctx context.Context) ([]db.Tenant, error) { return s.s
 // Disabling bumps the tenant's epoch, so every token of the tenant stays dead afterwards.
 // It returns ErrNotFound or a ValidationError naming the field.
 func (s *Service) UpdateTenant(ctx context.Context, actor db.Actor, slug string, change func(*db.Tenant)) (db.Tenant, error) {
+	return s.updateTenant(ctx, actor, slug, change, nil)
+}
+
+// updateTenant is UpdateTenant; allowed, when not nil, vets the change (by the names of
+// the fields it changed) before anything else is checked.
+func (s *Service) updateTenant(ctx context.Context, actor db.Actor, slug string, change func(*db.Tenant),
+	allowed func(changed []string) error) (db.Tenant, error) {
 	t, err := s.store.TenantBySlug(ctx, slug)
 	if err != nil {
 		return t, err
@@ -48,14 +55,19 @@ func (s *Service) UpdateTenant(ctx context.Context, actor db.Actor, slug string,
 	before := t
 	change(&t)
 	t.ID, t.Slug = before.ID, before.Slug // immutable
+	if allowed != nil {
+		if err := allowed(diff(before, t)); err != nil {
+			return before, err
+		}
+	}
 	if err := validName(t.Name); err != nil {
 		return t, err
 	}
-	for field, d := range map[string]*time.Duration{"access_ttl": t.AccessTTL,
-		"refresh_idle_ttl": t.RefreshIdleTTL, "refresh_max_ttl": t.RefreshMaxTTL, "event_retention": t.EventRetention} {
-		if err := validTTL(field, d); err != nil {
-			return t, err
-		}
+	if err := s.validLifetimes(t.AccessTTL, t.RefreshIdleTTL, t.RefreshMaxTTL); err != nil {
+		return t, err
+	}
+	if err := validTTL("event_retention", t.EventRetention, s.cfg.MaxEventRetention); err != nil {
+		return t, err
 	}
 	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxReuseGrace || t.RefreshReuseGrace%time.Second != 0 {
 		return t, invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
@@ -93,9 +105,25 @@ func validName(name string) error {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-func validTTL(field string, d *time.Duration) error {
-	if d != nil && (*d < time.Second || *d%time.Second != 0 || *d > 10*365*24*time.Hour) {
-		return invalid(field, "must be whole seconds, at least 1s")
+// validLifetimes checks a tenant's or client's lifetime overrides against the maxima.
+func (s *Service) validLifetimes(access, idle, max *time.Duration) error {
+	if err := validTTL("access_ttl", access, s.cfg.MaxAccessTTL); err != nil {
+		return err
+	}
+	if err := validTTL("refresh_idle_ttl", idle, s.cfg.MaxRefreshIdleTTL); err != nil {
+		return err
+	}
+	return validTTL("refresh_max_ttl", max, s.cfg.MaxRefreshMaxTTL)
+}
+
+// validTTL checks a lifetime override: nil (the default), or whole seconds from 1s to max
+// (ten years when max is 0).
+func validTTL(field string, d *time.Duration, max time.Duration) error {
+	if max <= 0 {
+		max = 10 * 365 * 24 * time.Hour
+	}
+	if d != nil && (*d < time.Second || *d%time.Second != 0 || *d > max) {
+		return invalid(field, "must be whole seconds from 1s to "+FormatDuration(max))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/password"
+	"golang.org/x/text/secure/precis"
 )
 
 // CreateUser creates a user of the tenant with a password (NFKC, argon2id) and optional
@@ -120,4 +121,47 @@ func (s *Service) DeleteUser(ctx context.Context, actor db.Actor, slug, ref stri
 		return err
 	}
 	return s.store.DeleteUser(ctx, t.ID, u.ID, s.event("user_deleted", actor, &t))
+}
+
+// UserPage is one page of users in username order. NextCursor is "" on the last page.
+type UserPage struct {
+	Items      []db.User
+	NextCursor string
+}
+
+// Users lists the tenant's users whose username starts with prefix (compared after the
+// same normalisation as usernames), limit at a time (0: DefaultPageSize), from the page
+// cursor names ("" for the first). It returns ErrNotFound for an unknown tenant and a
+// ValidationError for a bad prefix, limit or cursor.
+func (s *Service) Users(ctx context.Context, slug, prefix, cursor string, limit int) (UserPage, error) {
+	if err := validFilter("prefix", prefix); err != nil {
+		return UserPage{}, err
+	}
+	if n, err := precis.UsernameCaseMapped.String(prefix); err == nil {
+		prefix = n
+	}
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return UserPage{}, err
+	}
+	var after string
+	if cursor != "" {
+		if after, err = decodeCursor("u", cursor); err != nil {
+			return UserPage{}, err
+		}
+	}
+	t, err := s.tenant(ctx, slug)
+	if err != nil {
+		return UserPage{}, err
+	}
+	users, err := s.store.ListUsers(ctx, t.ID, prefix, after, limit+1)
+	if err != nil {
+		return UserPage{}, err
+	}
+	page := UserPage{Items: users}
+	if len(users) > limit {
+		page.Items = users[:limit]
+		page.NextCursor = encodeCursor("u", page.Items[limit-1].Username)
+	}
+	return page, nil
 }

@@ -87,7 +87,13 @@ func serviceFlags(fs *flag.FlagSet) func() service.Config {
 	max := fs.Duration("refresh-max-ttl", d.RefreshMaxTTL, "default absolute session lifetime")
 	retention := fs.Duration("event-retention", d.EventRetention, "default audit event retention")
 	minPw := fs.Int("min-password-length", d.MinPasswordLength, "minimum password length in code points (at least 8)")
+	maxAccess := fs.Duration("max-access-ttl", d.MaxAccessTTL, "largest access token lifetime a tenant or client may set")
+	maxIdle := fs.Duration("max-refresh-idle-ttl", d.MaxRefreshIdleTTL, "largest refresh idle lifetime a tenant or client may set")
+	maxMax := fs.Duration("max-refresh-max-ttl", d.MaxRefreshMaxTTL, "largest session lifetime a tenant or client may set")
+	maxRetention := fs.Duration("max-event-retention", d.MaxEventRetention, "largest event retention a tenant may set")
 	return func() service.Config {
+		d.MaxAccessTTL, d.MaxRefreshIdleTTL, d.MaxRefreshMaxTTL = *maxAccess, *maxIdle, *maxMax
+		d.MaxEventRetention = *maxRetention
 		d.Hash.Memory, d.Hash.Time, d.Hash.Threads = uint32(*mem), uint32(*iter), uint8(*threads)
 		d.AccessTTL, d.RefreshIdleTTL, d.RefreshMaxTTL, d.EventRetention = *access, *idle, *max, *retention
 		d.MinPasswordLength = *minPw

@@ -132,10 +132,11 @@ type demoSeed struct {
 	appID, appSecret string
 	rsID, rsSecret   string
 	password         string
+	adminKey         string
 }
 
 // seedDemo upserts tenant demo with user alice, an app client and a resource server,
-// rotating their secrets and alice's password at each start.
+// rotating their secrets, alice's password and a global admin key at each start.
 func seedDemo(ctx context.Context, svc *service.Service) (demoSeed, error) {
 	var s demoSeed
 	actor := db.Actor{Type: "cli", ID: "cli:jeton-dev", Name: "jeton dev"}
@@ -147,6 +148,9 @@ func seedDemo(ctx context.Context, svc *service.Service) (demoSeed, error) {
 		return s, err
 	}
 	var err error
+	if _, s.adminKey, err = svc.ReplaceAdminKey(ctx, actor, "", "jeton dev"); err != nil {
+		return s, err
+	}
 	if s.appID, s.appSecret, err = upsertClient(ctx, svc, actor, service.ClientSpec{Name: "demo-app",
 		GrantTypes: []string{service.GrantPassword, service.GrantRefreshToken}, Scopes: []string{"read", "write"}}); err != nil {
 		return s, err
@@ -225,8 +229,13 @@ Introspect it as the resource server:
 Revoke it as the app:
   curl -s -i -u '%s:%s' -d "token=$TOKEN" %s/revoke
 
+Admin API (global dev key, replaced at every start; see docs/ADMIN.md):
+  ADMIN_KEY=%s
+  curl -s -H "Authorization: Bearer $ADMIN_KEY" %s/admin/v1/tenants/demo/events
+
 `, issuer, dbURL, s.appID, s.appSecret, s.rsID, s.rsSecret, s.password,
 		s.appID, s.appSecret, s.password, issuer,
 		s.rsID, s.rsSecret, issuer,
-		s.appID, s.appSecret, issuer)
+		s.appID, s.appSecret, issuer,
+		s.adminKey, issuer)
 }

@@ -45,6 +45,8 @@ Usage:
   jeton client create|update   manage clients
   jeton user create|disable|enable|delete|set-password
                                manage users
+  jeton admin-key create|list|revoke
+                               manage admin API keys
 Run "jeton COMMAND -h" for a command's flags.
 `
 
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clientCmd(ctx, e)
 	case "user":
 		return userCmd(ctx, e)
+	case "admin-key":
+		return adminKeyCmd(ctx, e)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -117,7 +117,7 @@ func isLoopbackHost(h string) bool {
 // the issuer once the listener is open.
 func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Pool, cfg service.Config, ready func(issuer string)) error {
 	log := newLogger(o.logFormat, e)
-	svc, err := service.New(db.New(pool), cfg)
+	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// userJSON is a user as the admin API shows it. Scopes null means no restriction beyond
+// the client's.
+type userJSON struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Disabled  bool      `json:"disabled"`
+	Scopes    []string  `json:"scopes"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func userOut(u db.User) userJSON {
+	return userJSON{ID: u.ID.String(), Username: u.Username, Disabled: u.Disabled, Scopes: u.Scopes,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// POST /admin/v1/tenants/{slug}/users
+func (s *Server) createUser(c *gin.Context, a service.Admin) {
+	var req struct {
+		Username string             `json:"username"`
+		Password string             `json:"password"`
+		Scopes   optional[[]string] `json:"scopes"`
+	}
+	if err := readJSON(c, &req, false); err != nil {
+		s.problem(c, err)
+		return
+	}
+	var scopes []string // absent or null: no restriction
+	if req.Scopes.set && !req.Scopes.null {
+		scopes = req.Scopes.v
+	}
+	slug := c.Param("slug")
+	u, err := a.CreateUser(c, slug, req.Username, req.Password, scopes)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.Header("Location", "/admin/v1/tenants/"+slug+"/users/"+u.ID.String())
+	c.JSON(http.StatusCreated, userOut(u))
+}
+
+// GET /admin/v1/tenants/{slug}/users?prefix=&limit=&cursor=
+func (s *Server) listUsers(c *gin.Context, a service.Admin) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	pg, err := a.Users(c, c.Param("slug"), c.Query("prefix"), c.Query("cursor"), limit)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	out := paged[userJSON]{Items: make([]userJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
+	for _, u := range pg.Items {
+		out.Items = append(out.Items, userOut(u))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// GET /admin/v1/tenants/{slug}/users/{user}
+func (s *Server) getUser(c *gin.Context, a service.Admin) {
+	id, err := idParam(c, "user")
+	if err == nil {
+		var u db.User
+		if u, err = a.User(c, c.Param("slug"), id); err == nil {
+			c.JSON(http.StatusOK, userOut(u))
+			return
+		}
+	}
+	s.problem(c, err)
+}
+
+// PATCH /admin/v1/tenants/{slug}/users/{user}
+func (s *Server) patchUser(c *gin.Context, a service.Admin) {
+	var req struct {
+		Disabled optional[bool]     `json:"disabled"`
+		Scopes   optional[[]string] `json:"scopes"`
+	}
+	id, err := idParam(c, "user")
+	if err == nil {
+		err = readJSON(c, &req, false)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	var p patch[db.User]
+	setValue(&p, "disabled", req.Disabled, func(u *db.User, v bool) { u.Disabled = v })
+	setNullable(&p, req.Scopes, func(u *db.User, v *[]string) {
+		u.Scopes = nil
+		if v != nil {
+			u.Scopes = *v
+		}
+	})
+	if p.err != nil {
+		s.problem(c, p.err)
+		return
+	}
+	u, err := a.UpdateUser(c, c.Param("slug"), id, p.apply)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userOut(u))
+}
+
+// DELETE /admin/v1/tenants/{slug}/users/{user}
+func (s *Server) deleteUser(c *gin.Context, a service.Admin) {
+	id, err := idParam(c, "user")
+	if err == nil {
+		err = a.DeleteUser(c, c.Param("slug"), id)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// PUT /admin/v1/tenants/{slug}/users/{user}/password
+func (s *Server) setPassword(c *gin.Context, a service.Admin) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	id, err := idParam(c, "user")
+	if err == nil {
+		err = readJSON(c, &req, false)
+	}
+	if err == nil {
+		err = a.SetPassword(c, c.Param("slug"), id, req.Password)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// POST /admin/v1/tenants/{slug}/users/{user}/revoke
+func (s *Server) revokeUser(c *gin.Context, a service.Admin) {
+	id, err := idParam(c, "user")
+	if err == nil {
+		err = readJSON(c, &struct{}{}, true)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	r, err := a.RevokeUserTokens(c, c.Param("slug"), id)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, bulkJSON{Revoked: r.Revoked})
+}
+
+// sessionJSON is one of a user's live sessions.
+type sessionJSON struct {
+	ID              string     `json:"id"`
+	ClientID        string     `json:"client_id"`
+	Scope           string     `json:"scope"`
+	CreatedAt       time.Time  `json:"created_at"`
+	LastRefreshedAt *time.Time `json:"last_refreshed_at"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+}
+
+// GET /admin/v1/tenants/{slug}/users/{user}/sessions
+func (s *Server) listSessions(c *gin.Context, a service.Admin) {
+	id, err := idParam(c, "user")
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	sessions, err := a.UserSessions(c, c.Param("slug"), id)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	out := list[sessionJSON]{Items: make([]sessionJSON, 0, len(sessions))}
+	for _, ss := range sessions {
+		out.Items = append(out.Items, sessionJSON{ID: ss.ID.String(), ClientID: ss.ClientID, Scope: ss.Scope,
+			CreatedAt: ss.CreatedAt, LastRefreshedAt: ss.LastRefreshedAt, ExpiresAt: ss.ExpiresAt})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// DELETE /admin/v1/tenants/{slug}/users/{user}/sessions/{session}
+func (s *Server) deleteSession(c *gin.Context, a service.Admin) {
+	id, err := idParam(c, "user")
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	session, err := idParam(c, "session")
+	if err == nil {
+		err = a.RevokeUserSession(c, c.Param("slug"), id, session)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

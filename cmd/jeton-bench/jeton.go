@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is a child server process: a jeton instance or a ceiling server.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT
+	opsBase string // http://127.0.0.1:PORT of --ops-addr, when jeton has it
+	logPath string
+	ready   time.Duration // from exec to the first 200 of the readiness URL
+	done    chan error
+}
+
+// startProc starts bin with args and env (nothing else is inherited but PATH and HOME),
+// output to logPath, and waits until GET base+readyPath answers 200.
+func startProc(ctx context.Context, name, bin string, args, env []string, base, readyPath, logPath string) (*proc, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	p := &proc{name: name, base: base, logPath: logPath, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(logPath)}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	deadline := start.Add(60 * time.Second)
+	for {
+		resp, err := client.Get(base + readyPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.ready = time.Since(start)
+				return p, nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return nil, fmt.Errorf("%s exited before it was ready: %v\n%s", name, err, tail(logPath, 4000))
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			p.stop()
+			return nil, fmt.Errorf("%s not ready after %v\n%s", name, time.Since(start), tail(logPath, 4000))
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit, killing after 20 s.
+func (p *proc) stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// memory returns the process's VmRSS and VmHWM (peak RSS) in KiB from /proc.
+func (p *proc) memory() (rss, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	return rss, hwm, nil
+}
+
+// tail returns the last n bytes of a file.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-n, 0)
+	b, _ := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	return string(b)
+}
+
+// features are what this jeton binary offers, read from its usage texts, so the bench
+// runs the scenarios whose server side exists and reports the others as not available.
+type features struct {
+	opsAddr  bool // serve --ops-addr (pprof, metrics)
+	adminKey bool // jeton admin-key create
+	flags    string
+}
+
+func detectFeatures(ctx context.Context, bin string) features {
+	usage, _ := exec.CommandContext(ctx, bin, "help").CombinedOutput()
+	serveHelp, _ := exec.CommandContext(ctx, bin, "serve", "-h").CombinedOutput()
+	return features{
+		opsAddr:  bytes.Contains(serveHelp, []byte("-ops-addr")),
+		adminKey: bytes.Contains(usage, []byte("admin-key")),
+		flags:    string(serveHelp),
+	}
+}
+
+// serveDefault returns the default of a serve flag from its -h text ("" if absent): the
+// flag package prints `(default X)` after the flag's usage line.
+func (f features) serveDefault(flag string) string {
+	lines := strings.Split(f.flags, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(strings.TrimSpace(l), "-"+flag+" ") && strings.TrimSpace(l) != "-"+flag {
+			continue
+		}
+		for j := i; j < len(lines) && j <= i+3; j++ {
+			if k := strings.Index(lines[j], "(default "); k >= 0 {
+				return strings.TrimSuffix(strings.TrimSpace(lines[j][k+len("(default "):]), ")")
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// cli runs a jeton admin command against the bench database with extra environment and
+// standard input, and returns its standard output.
+func (b *bench) cli(ctx context.Context, env []string, stdin string, args ...string) ([]byte, error) {
+	return b.cliEnv(ctx, append([]string{"JETON_DATABASE_URL=" + b.dbURL}, env...), stdin, args...)
+}
+
+// cliEnv runs a jeton command with exactly env (plus PATH and HOME).
+func (b *bench) cliEnv(ctx context.Context, env []string, stdin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, b.jetonBin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.tmp}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("jeton %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// cliJSON runs an admin command with --json and decodes its one object into v.
+func (b *bench) cliJSON(ctx context.Context, env []string, stdin string, v any, args ...string) error {
+	return b.cliJSONEnv(ctx, append([]string{"JETON_DATABASE_URL=" + b.dbURL}, env...), stdin, v, args...)
+}
+
+// cliJSONEnv is cliJSON with exactly env.
+func (b *bench) cliJSONEnv(ctx context.Context, env []string, stdin string, v any, args ...string) error {
+	out, err := b.cliEnv(ctx, env, stdin, append(args, "--json")...)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("jeton %s: %w: %q", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// startJeton starts `jeton serve` on a free port with the shipped defaults plus env.
+func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...string) (*proc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	e := []string{"JETON_DATABASE_URL=" + dbURL, "JETON_ISSUER=http://" + addr, "JETON_ADDR=" + addr}
+	var ops string
+	if b.features.opsAddr {
+		opsPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ops = fmt.Sprintf("127.0.0.1:%d", opsPort)
+		e = append(e, "JETON_OPS_ADDR="+ops)
+	}
+	b.seq++
+	logPath := filepath.Join(b.tmp, fmt.Sprintf("%02d-%s.log", b.seq, name))
+	p, err := startProc(ctx, name, b.jetonBin, []string{"serve"}, append(e, env...), "http://"+addr, "/readyz", logPath)
+	if err != nil {
+		return nil, err
+	}
+	if ops != "" {
+		p.opsBase = "http://" + ops
+	}
+	return p, nil
+}
+
+// logWatcher reads what a process appended to its log since the watcher was made.
+type logWatcher struct {
+	path string
+	off  int64
+	rest []byte
+}
+
+func watchLog(path string) *logWatcher {
+	st, err := os.Stat(path)
+	w := &logWatcher{path: path}
+	if err == nil {
+		w.off = st.Size()
+	}
+	return w
+}
+
+// lines returns the complete new lines containing substr.
+func (w *logWatcher) lines(substr string) []string {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() <= w.off {
+		return nil
+	}
+	b := make([]byte, st.Size()-w.off)
+	n, _ := f.ReadAt(b, w.off)
+	w.off += int64(n)
+	b = append(w.rest, b[:n]...)
+	last := bytes.LastIndexByte(b, '\n')
+	if last < 0 {
+		w.rest = b
+		return nil
+	}
+	w.rest = append([]byte(nil), b[last+1:]...)
+	var out []string
+	needle := []byte(substr)
+	for _, l := range bytes.Split(b[:last], []byte{'\n'}) {
+		if bytes.Contains(l, needle) {
+			out = append(out, string(l))
+		}
+	}
+	return out
+}
+
+// errNotAvailable marks a scenario whose server side does not exist in this tree.
+var errNotAvailable = errors.New("not available")

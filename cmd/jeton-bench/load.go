@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// load is one closed-loop load: concurrency workers, each sending its next request as
+// soon as the previous one is answered, for a warm-up and then a measured window.
+type load struct {
+	name        string
+	concurrency int
+	// build returns worker w's next request.
+	build func(w int, rng *rand.Rand) *http.Request
+	// check reports whether the answer is the expected one; it may update worker state.
+	check func(w, status int, body []byte) bool
+}
+
+// result is what one load measured in its window. Only expected answers count in RPS;
+// everything else (transport errors, unexpected statuses or bodies) is an error.
+type result struct {
+	Name        string
+	Concurrency int
+	Window      time.Duration
+	OK          int64
+	Errors      int64
+	RPS         float64
+	P50, P99    time.Duration
+	Statuses    map[int]int64 // every answer in the window, by status (0: transport error)
+	latencies   []time.Duration
+}
+
+type workerStats struct {
+	lat      []time.Duration
+	errors   int64
+	statuses map[int]int64
+}
+
+// newTransport returns a keep-alive HTTP/1.1 transport for n concurrent connections.
+func newTransport(n int) *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        n,
+		MaxIdleConnsPerHost: n,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// runLoads runs every load at once: warm-up first, then a window of length d measured for
+// all of them together. In-flight requests are cancelled when the window closes (a client
+// going away), and whatever ends after it is not counted.
+func runLoads(ctx context.Context, warmup, d time.Duration, loads ...load) []result {
+	return runWindow(ctx, warmup, d, nil, loads...)
+}
+
+// runLoadsUntil runs the loads with no warm-up until stop is closed.
+func runLoadsUntil(ctx context.Context, stop <-chan struct{}, loads ...load) []result {
+	return runWindow(ctx, 0, 24*time.Hour, stop, loads...)
+}
+
+func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{}, loads ...load) []result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	from, to := start.Add(warmup), start.Add(warmup+d)
+	var end atomic.Int64 // the window's end, earlier than to when stop closes first
+	end.Store(to.UnixNano())
+	stats := make([][]workerStats, len(loads))
+	var wg sync.WaitGroup
+	for li, l := range loads {
+		tr := newTransport(l.concurrency)
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+		stats[li] = make([]workerStats, l.concurrency)
+		for w := range l.concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := &stats[li][w]
+				st.statuses = map[int]int64{}
+				rng := rand.New(rand.NewPCG(uint64(li)<<32|uint64(w), uint64(start.UnixNano())))
+				buf := make([]byte, 0, 4096)
+				for ctx.Err() == nil && time.Now().UnixNano() < end.Load() {
+					req := l.build(w, rng).WithContext(ctx)
+					t0 := time.Now()
+					status, body, err := do(client, req, buf[:0])
+					buf = body[:0]
+					t1 := time.Now()
+					if t0.Before(from) || t1.UnixNano() > end.Load() {
+						if err == nil {
+							l.check(w, status, body)
+						}
+						continue
+					}
+					st.statuses[status]++
+					if err != nil || !l.check(w, status, body) {
+						st.errors++
+						continue
+					}
+					st.lat = append(st.lat, t1.Sub(t0))
+				}
+			}()
+		}
+	}
+	// Close the window: stop workers and cancel what is still waiting.
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(to)):
+	case <-stop:
+		end.Store(time.Now().UnixNano())
+	}
+	cancel()
+	wg.Wait()
+	if w := time.Duration(end.Load() - from.UnixNano()); w > 0 {
+		d = w
+	}
+	out := make([]result, len(loads))
+	for li, l := range loads {
+		r := result{Name: l.name, Concurrency: l.concurrency, Window: d, Statuses: map[int]int64{}}
+		for _, st := range stats[li] {
+			r.latencies = append(r.latencies, st.lat...)
+			r.Errors += st.errors
+			for s, n := range st.statuses {
+				r.Statuses[s] += n
+			}
+		}
+		slices.Sort(r.latencies)
+		r.OK = int64(len(r.latencies))
+		r.RPS = float64(r.OK) / d.Seconds()
+		r.P50, r.P99 = percentile(r.latencies, 0.5), percentile(r.latencies, 0.99)
+		out[li] = r
+	}
+	return out
+}
+
+// do sends req and reads the whole answer into buf. status is 0 on a transport error.
+func do(c *http.Client, req *http.Request, buf []byte) (int, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, buf, err
+	}
+	defer resp.Body.Close()
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return resp.StatusCode, buf, nil
+		}
+		if err != nil {
+			return resp.StatusCode, buf, err
+		}
+	}
+}
+
+// formPost builds a form POST with HTTP Basic client authentication (already encoded) and
+// extra headers given as name, value pairs.
+func formPost(url, basic, form string, headers ...string) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic != "" {
+		req.Header.Set("Authorization", basic)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// statusIs returns a check that accepts status want with a body containing every part.
+func statusIs(want int, parts ...string) func(w, status int, body []byte) bool {
+	bs := make([][]byte, len(parts))
+	for i, p := range parts {
+		bs[i] = []byte(p)
+	}
+	return func(_, status int, body []byte) bool {
+		if status != want {
+			return false
+		}
+		for _, p := range bs {
+			if !bytes.Contains(body, p) {
+				return false
+			}
+		}
+		return true
+	}
+}

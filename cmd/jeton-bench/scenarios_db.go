@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jeton-auth/jeton/tokens"
+)
+
+// scale (--full) adds the other tenants and their tokens, then measures introspection
+// again on the larger table, against the figures measured before it grew.
+func (b *bench) scale(ctx context.Context) error {
+	w := &b.w
+	n := b.cfg.tenants - 1
+	extra := b.cfg.tokens - w.mainTokens
+	t0 := time.Now()
+	g := tokenGen{seed: b.cfg.seed, stream: "tenants"}
+	now := time.Now()
+	if _, err := b.pool.Exec(ctx, `INSERT INTO tenants (id, slug, name, created_at, updated_at)
+		SELECT gen_random_uuid(), 'scale-' || lpad(g::text, 5, '0'), 'scale ' || g, $2, $2 FROM generate_series(1, $1) g`, n, now); err != nil {
+		return fmt.Errorf("seed tenants: %w", err)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT id FROM tenants WHERE starts_with(slug, 'scale-') ORDER BY slug`)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	clients := make([]string, n)
+	w.extra = make([]cred, n)
+	for k := range n {
+		clients[k] = g.clientID(uint64(k))
+		w.extra[k] = newCred(clients[k], g.token(tokens.ClientSecret, uint64(k)))
+	}
+	if _, err := b.pool.CopyFrom(ctx, pgx.Identifier{"clients"},
+		[]string{"tenant_id", "id", "name", "public", "grant_types", "scopes", "introspect", "created_at", "updated_at"},
+		rangeSource(0, int64(n), func(k int64) []any {
+			return []any{ids[k], clients[k], "app+api", false, []string{"password", "refresh_token"}, []string{"read", "write"}, true, now, now}
+		})); err != nil {
+		return fmt.Errorf("seed clients: %w", err)
+	}
+	if _, err := b.pool.CopyFrom(ctx, pgx.Identifier{"client_secrets"}, []string{"tenant_id", "client_id", "hash", "created_at"},
+		rangeSource(0, int64(n), func(k int64) []any { return []any{ids[k], clients[k], hashOf(w.extra[k].Secret), now} })); err != nil {
+		return fmt.Errorf("seed client secrets: %w", err)
+	}
+	if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, created_at, updated_at)
+		SELECT t.id, gen_random_uuid(), 'user', u.password_hash, $1, $1
+		FROM tenants t, (SELECT password_hash FROM users WHERE username = 'login-0' LIMIT 1) u
+		WHERE starts_with(t.slug, 'scale-')`, now); err != nil {
+		return fmt.Errorf("seed users: %w", err)
+	}
+	rows, err = b.pool.Query(ctx, `SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id
+		WHERE starts_with(t.slug, 'scale-') ORDER BY t.slug`)
+	if err != nil {
+		return err
+	}
+	users, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	if err := b.seedLiveTokens(ctx, tokenBatch{from: w.mainTokens, to: w.mainTokens + extra, issued: now, exp: now.Add(24 * time.Hour),
+		tenantOf: func(i int64) (uuid.UUID, string, uuid.UUID) {
+			k := (i - w.mainTokens) % int64(n)
+			return ids[k], clients[k], users[k]
+		}}); err != nil {
+		return err
+	}
+	w.extraTokens, w.extraReady = extra, true
+	b.logf("seeded %d tenants and %d more tokens in %v", n, extra, time.Since(t0).Round(time.Second))
+	if err := b.settle(ctx); err != nil {
+		return err
+	}
+	suffix := fmt.Sprintf(" (%dM tokens)", b.cfg.tokens/1_000_000)
+	if b.cfg.tokens < 1_000_000 {
+		suffix = fmt.Sprintf(" (%dk tokens)", b.cfg.tokens/1000)
+	}
+	b.introspectRuns(ctx, suffix, w.pickLive)
+	for _, name := range []string{"introspect-live", "introspect-unknown"} {
+		small, ok1 := b.results[name]
+		big, ok2 := b.results[name+suffix]
+		if !ok1 || !ok2 {
+			continue
+		}
+		tp := big.RPS / small.RPS
+		p99 := float64(big.P99) / float64(small.P99)
+		b.addTarget(name+suffix+" vs "+fmt.Sprint(w.mainTokens)+" tokens",
+			fmt.Sprintf("throughput %.2f×, p99 %.2f× (%s vs %s req/s; %s vs %s ms)", tp, p99, rate(big.RPS), rate(small.RPS), ms(big.P99), ms(small.P99)),
+			"within 10%", metStr(tp >= 0.9 && p99 <= 1.1))
+	}
+	b.plans(ctx)
+	return nil
+}
+
+// sweep seeds expired tokens, starts a second jeton whose sweeper runs at once, and
+// measures introspection on the main instance until the sweep has deleted them; then the
+// table size, round after round.
+func (b *bench) sweep(ctx context.Context) error {
+	if _, err := b.cli(ctx, nil, "", "tenant", "create", "sweep", "--json"); err != nil {
+		return err
+	}
+	svc, err := b.createClient(ctx, "sweep", "batch", "--grant", "client_credentials", "--scope", "read")
+	if err != nil {
+		return err
+	}
+	var tenant uuid.UUID
+	if err := b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'sweep'`).Scan(&tenant); err != nil {
+		return err
+	}
+	base := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-live (no sweep)", b.main.base, b.w.pickLive, true))[0]
+	b.addResult(base)
+	var sizes []string
+	var worst float64
+	var firstSeeded, lastSeeded int64
+	for round := 1; round <= b.cfg.sweepRounds; round++ {
+		t0 := time.Now()
+		if err := b.seedExpiredTokens(ctx, tenant, svc.ID, round, b.cfg.sweepTokens); err != nil {
+			return err
+		}
+		if _, err := b.pool.Exec(ctx, "CHECKPOINT"); err != nil {
+			return err
+		}
+		seeded := b.tableSize(ctx)
+		if round == 1 {
+			firstSeeded = seeded
+		}
+		lastSeeded = seeded
+		b.logf("round %d: seeded %d expired tokens in %v; tokens table %s", round, b.cfg.sweepTokens, time.Since(t0).Round(time.Millisecond), mib(seeded/1024))
+		// The main instance runs without a sweeper; this second instance sweeps at once.
+		sweeper, err := b.startJeton(ctx, "sweeper", b.dbURL, "JETON_SWEEP_INTERVAL=1h")
+		if err != nil {
+			return err
+		}
+		watcher := &logWatcher{path: sweeper.logPath}
+		done := make(chan struct{})
+		var deleted int64
+		start := time.Now()
+		go func() {
+			defer close(done)
+			for deleted < b.cfg.sweepTokens && ctx.Err() == nil && time.Since(start) < 30*time.Minute {
+				time.Sleep(100 * time.Millisecond)
+				for _, l := range watcher.lines(`"sweep done"`) {
+					var v struct{ Tokens int64 }
+					if json.Unmarshal([]byte(l), &v) == nil {
+						deleted += v.Tokens
+					}
+				}
+			}
+		}()
+		r := runLoadsUntil(ctx, done, b.introspectLoad(fmt.Sprintf("introspect-live during sweep %d", round), b.main.base, b.w.pickLive, true))[0]
+		took := time.Since(start)
+		sweeper.stop()
+		b.addResult(r)
+		swept := b.tableSize(ctx)
+		autovac := b.waitAutovacuum(ctx, 30*time.Second)
+		after := b.tableSize(ctx)
+		sizes = append(sizes, fmt.Sprintf("round %d: %s after seeding, %s after the sweep, %s after %s",
+			round, mib(seeded/1024), mib(swept/1024), mib(after/1024), autovac))
+		ratio := float64(r.P99) / float64(base.P99)
+		worst = max(worst, ratio)
+		b.logf("round %d: swept %d in %v (%.0f rows/s); p99 %.2f× without", round, deleted, took.Round(time.Millisecond),
+			float64(deleted)/took.Seconds(), ratio)
+		b.sweepNotes = append(b.sweepNotes, fmt.Sprintf("round %d: %d expired tokens deleted in %v (%.0f rows/s) while introspection ran: p99 %s ms vs %s ms without a sweep",
+			round, deleted, took.Round(time.Millisecond), float64(deleted)/took.Seconds(), ms(r.P99), ms(base.P99)))
+	}
+	b.addTarget(fmt.Sprintf("introspect p99 during a sweep of %d expired tokens", b.cfg.sweepTokens),
+		fmt.Sprintf("worst round %.2f× the p99 without a sweep", worst), "≤ 1.5×", metStr(worst <= 1.5))
+	grows := float64(lastSeeded) > 1.1*float64(firstSeeded)
+	b.addTarget("tokens table size, run after run", strings.Join(sizes, "; "), "does not keep growing",
+		metStr(!grows || b.cfg.sweepRounds < 2))
+	return nil
+}
+
+// tableSize returns the bytes of the tokens table with its indexes.
+func (b *bench) tableSize(ctx context.Context) int64 {
+	var n int64
+	_ = b.pool.QueryRow(ctx, `SELECT pg_total_relation_size('tokens')`).Scan(&n)
+	return n
+}
+
+// waitAutovacuum waits up to d for autovacuum to process the tokens table, and says
+// whether it did.
+func (b *bench) waitAutovacuum(ctx context.Context, d time.Duration) string {
+	var before int64
+	_ = b.pool.QueryRow(ctx, `SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'tokens'`).Scan(&before)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var n int64
+		_ = b.pool.QueryRow(ctx, `SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'tokens'`).Scan(&n)
+		if n > before {
+			return "autovacuum"
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Sprintf("%v without autovacuum", d)
+}
+
+// revokeToRefusal is issue 7's scenario: it needs the rs/ resource-server package.
+func (b *bench) revokeToRefusal(ctx context.Context) error {
+	what := "not available: no rs/ package in this tree yet (issue 7)"
+	if _, err := os.Stat(filepath.Join(b.cfg.src, "rs", "go.mod")); err == nil {
+		what = "not available: rs/ exists, but this bench has no scenario for it yet"
+	}
+	b.addTarget("revoke-to-refusal at a caching resource server", what, "p99 ≤ 100 ms", "not available")
+	return nil
+}
+
+// bulkRevoke times POST /admin/v1/tenants/{slug}/revoke on the main tenant and checks
+// that its tokens stopped working.
+func (b *bench) bulkRevoke(ctx context.Context) error {
+	name := fmt.Sprintf("bulk revocation of a %d-token tenant", b.w.mainTokens)
+	key, err := b.adminKey(ctx)
+	if err != nil {
+		b.addTarget(name, "not available: "+err.Error(), "report only", "not available")
+		return nil
+	}
+	var live int64
+	_ = b.pool.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE tenant_id = $1`, b.w.tenantID).Scan(&live)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.main.base+"/admin/v1/tenants/"+b.w.tenant+"/revoke", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	status, body, err := do(&http.Client{Timeout: 10 * time.Minute}, req, nil)
+	took := time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		b.addTarget(name, fmt.Sprintf("not available: the admin API answered %d", status), "report only", "not available")
+		return nil
+	}
+	if status/100 != 2 {
+		return fmt.Errorf("bulk revoke: %d %s", status, body)
+	}
+	// Every sampled token must now be inactive.
+	still := 0
+	r := runLoads(ctx, 0, time.Second, b.introspectLoad("after bulk revocation", b.main.base, b.w.pickLive, false))[0]
+	if r.Errors > 0 {
+		still = int(r.Errors)
+	}
+	b.addTarget(name, fmt.Sprintf("%v for %d token rows (HTTP %d); afterwards %d of %d sampled tokens still active",
+		took.Round(time.Millisecond), live, status, still, r.OK+r.Errors), "report only", "report only")
+	return nil
+}
+
+// adminKey creates an admin key through the CLI, if this jeton has the command.
+func (b *bench) adminKey(ctx context.Context) (string, error) {
+	if !b.features.adminKey {
+		return "", fmt.Errorf("jeton has no admin-key command (the admin API is being built)")
+	}
+	var lastErr error
+	for _, args := range [][]string{
+		{"admin-key", "create", "--name", "bench", "--json"},
+		{"admin-key", "create", "--tenant", b.w.tenant, "--name", "bench", "--json"},
+		{"admin-key", "create", "--json"},
+	} {
+		out, err := b.cli(ctx, nil, "", args...)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if i := strings.Index(string(out), "jak_"); i >= 0 && len(out) >= i+tokens.Len {
+			return string(out[i : i+tokens.Len]), nil
+		}
+		lastErr = fmt.Errorf("no jak_ key in %q", out)
+	}
+	return "", lastErr
+}

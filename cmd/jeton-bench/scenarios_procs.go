@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jeton-auth/jeton/service"
+)
+
+// rssCap is where the bench kills a jeton whose memory runs away (argon2id without a
+// bounded pool needs m per concurrent login), before it takes the machine down.
+func rssCap() int64 {
+	total := memTotalKiB()
+	if total <= 0 {
+		return 6 << 20
+	}
+	return min(6<<20, total*2/5)
+}
+
+// watchRSS samples p's RSS every 5 ms until the returned function is called, killing p if
+// it passes rssCap. It reports the peak seen (VmHWM included) and whether it killed p.
+func watchRSS(p *proc) func() (peak int64, killed bool) {
+	stop := make(chan struct{})
+	var peak atomic.Int64
+	var killed atomic.Bool
+	done := make(chan struct{})
+	limit := rssCap()
+	go func() {
+		defer close(done)
+		for {
+			rss, hwm, err := p.memory()
+			if err == nil {
+				peak.Store(max(peak.Load(), rss, hwm))
+				if rss > limit && !killed.Load() {
+					killed.Store(true)
+					_ = p.cmd.Process.Kill()
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() (int64, bool) {
+		close(stop)
+		<-done
+		return peak.Load(), killed.Load()
+	}
+}
+
+// flood measures introspection while a flood of failed logins (unknown usernames, a new
+// forwarded address each) hits /token from b.cfg.flood concurrent clients.
+func (b *bench) flood(ctx context.Context) error {
+	unloaded, ok := b.results["introspect-live"]
+	if !ok {
+		unloaded = runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-live (unloaded)", b.main.base, b.w.pickLive, true))[0]
+		b.addResult(unloaded)
+	}
+	var n atomic.Int64
+	flood := load{name: "failed-login flood", concurrency: b.cfg.flood,
+		build: func(int, *rand.Rand) *http.Request {
+			i := n.Add(1)
+			return formPost(b.main.base+"/token", b.w.app.Basic,
+				fmt.Sprintf("grant_type=password&username=flood-%d&password=not+the+password+of+anyone", i),
+				"X-Forwarded-For", floodIP(i))
+		},
+		check: statusIs(http.StatusBadRequest, `"invalid_grant"`)}
+	watch := watchRSS(b.main)
+	rs := runLoads(ctx, max(b.cfg.warmup, 3*time.Second), b.cfg.duration,
+		b.introspectLoad("introspect-live during flood", b.main.base, b.w.pickLive, true), flood)
+	peak, killed := watch()
+	b.addResult(rs[0])
+	b.addResult(rs[1])
+	b.floodPeak = peak
+	if killed {
+		b.addTarget("introspect p99 during a 1,000-login flood", fmt.Sprintf("jeton killed by the bench at %s RSS", mib(peak)),
+			"≤ 1.5× unloaded p99", "no")
+		b.main.stop()
+		b.main = nil
+		return nil
+	}
+	ratio := float64(rs[0].P99) / float64(unloaded.P99)
+	b.addTarget(fmt.Sprintf("introspect p99 during a %d-login flood", b.cfg.flood),
+		fmt.Sprintf("%.2f× (%s vs %s ms unloaded; flood answers %s; jeton peak RSS %s)", ratio, ms(rs[0].P99),
+			ms(unloaded.P99), statusList(rs[1].Statuses), mib(peak)),
+		"≤ 1.5×", metStr(ratio <= 1.5 && rs[0].Errors == 0))
+	return nil
+}
+
+// statusList formats a status histogram: "400×812, 503×90".
+func statusList(m map[int]int64) string {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		name := fmt.Sprint(k)
+		if k == 0 {
+			name = "transport error"
+		}
+		parts[i] = fmt.Sprintf("%s×%d", name, m[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// startup times five starts of `jeton serve` on the migrated, seeded database (spawn to
+// the first 200 of /readyz) and measures each instance's idle RSS a second after ready.
+func (b *bench) startup(ctx context.Context) error {
+	var readies []time.Duration
+	var idles []time.Duration // KiB, sorted with the same helper
+	for range 5 {
+		p, err := b.startJeton(ctx, "startup", b.dbURL)
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		rss, _, err := p.memory()
+		p.stop()
+		if err != nil {
+			return err
+		}
+		readies = append(readies, p.ready)
+		idles = append(idles, time.Duration(rss))
+	}
+	slices.Sort(readies)
+	med := median(readies)
+	b.addTarget("start-up to ready", fmt.Sprintf("median %s ms, max %s ms over 5 starts (first start on an empty database, migrating: %s ms)",
+		ms(med), ms(readies[len(readies)-1]), ms(b.firstStart)), "< 300 ms", metStr(readies[len(readies)-1] < 300*time.Millisecond))
+	idle := int64(median(idles))
+	b.idleRSS = idle
+	b.addTarget("idle RSS", fmt.Sprintf("%s (median of 5, 1 s after ready)", mib(idle)), "< 40 MiB", metStr(idle < 40*1024))
+	return nil
+}
+
+// rss measures a fresh instance's RSS when b.cfg.flood password-grant requests arrive at
+// once, against its idle RSS before any login.
+func (b *bench) rss(ctx context.Context) error {
+	p, err := b.startJeton(ctx, "rss", b.dbURL)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	time.Sleep(time.Second)
+	idle, _, err := p.memory()
+	if err != nil {
+		return err
+	}
+	watch := watchRSS(p)
+	tr := newTransport(b.cfg.flood)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Minute}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int64{}
+	gate := make(chan struct{})
+	for i := range b.cfg.flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := formPost(p.base+"/token", b.w.app.Basic, b.passwordForm(b.w.logins[i%len(b.w.logins)]))
+			<-gate
+			status, _, _ := do(client, req.WithContext(ctx), nil)
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	start := time.Now()
+	close(gate)
+	wg.Wait()
+	took := time.Since(start)
+	peak, killed := watch()
+	m := int64(service.DefaultConfig().Hash.Memory)
+	limit := idle + int64(1.25*float64(workers())*float64(m))
+	measured := fmt.Sprintf("peak %s vs idle %s + 1.25 × %d workers × %d KiB = %s (answers in %v: %s)",
+		mib(peak), mib(idle), workers(), m, mib(limit), took.Round(time.Millisecond), statusList(statuses))
+	if killed {
+		measured = fmt.Sprintf("killed by the bench at %s (idle %s; limit %s)", mib(peak), mib(idle), mib(limit))
+	}
+	b.addTarget(fmt.Sprintf("peak RSS, %d concurrent password grants", b.cfg.flood), measured,
+		"≤ idle + 1.25 × workers × m", metStr(!killed && peak <= limit))
+	return nil
+}
+
+// enumeration measures the latency of the three failed-login answers (unknown user,
+// wrong password, disabled user) with one argon2id parameter generation stored, and with
+// two (older users hashed with t=1, the current default t=2).
+func (b *bench) enumeration(ctx context.Context) error {
+	for _, gens := range []int{1, 2} {
+		if err := b.enumerate(ctx, gens); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) enumerate(ctx context.Context, gens int) error {
+	slug := fmt.Sprintf("enum%d", gens)
+	const pw = "enumeration password of every user"
+	if _, err := b.cli(ctx, nil, "", "tenant", "create", slug, "--json"); err != nil {
+		return err
+	}
+	app, err := b.createClient(ctx, slug, "app", "--grant", "password", "--scope", "read")
+	if err != nil {
+		return err
+	}
+	if _, err := b.cli(ctx, nil, pw+"\n", "user", "create", "--tenant", slug, "--username", "gen-current", "--password-stdin", "--json"); err != nil {
+		return err
+	}
+	var tenantID [16]byte
+	if err := b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, slug).Scan(&tenantID); err != nil {
+		return err
+	}
+	n := int64(b.cfg.enumRequests)
+	type group struct {
+		prefix, hashFrom string
+		count            int64
+	}
+	groups := []group{{"w", "gen-current", n}, {"d", "gen-current", n}}
+	if gens == 2 {
+		// The older generation: users created through the CLI with a lower time cost.
+		if _, err := b.cli(ctx, []string{"JETON_ARGON2_TIME=1"}, pw+"\n", "user", "create", "--tenant", slug,
+			"--username", "gen-old", "--password-stdin", "--json"); err != nil {
+			return err
+		}
+		groups = []group{{"w", "gen-current", n - n/2}, {"wold", "gen-old", n / 2}, {"d", "gen-current", n - n/2}, {"dold", "gen-old", n / 2}}
+	}
+	var wrong, disabled []string
+	for _, g := range groups {
+		if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, disabled, created_at, updated_at)
+			SELECT $1, gen_random_uuid(), $2 || lpad(g::text, 7, '0'), u.password_hash, $3, now(), now()
+			FROM generate_series(0, $4 - 1) g, (SELECT password_hash FROM users WHERE tenant_id = $1 AND username = $5) u`,
+			tenantID, g.prefix+"-", g.prefix[0] == 'd', g.count, g.hashFrom); err != nil {
+			return fmt.Errorf("seed %s users: %w", g.prefix, err)
+		}
+		for i := range g.count {
+			name := fmt.Sprintf("%s-%07d", g.prefix, i)
+			if g.prefix[0] == 'd' {
+				disabled = append(disabled, name)
+			} else {
+				wrong = append(wrong, name)
+			}
+		}
+	}
+	type attempt struct {
+		kind, form string
+	}
+	var attempts []attempt
+	for i := range n {
+		attempts = append(attempts,
+			attempt{"unknown user", fmt.Sprintf("grant_type=password&username=nobody-%d-%s&password=%s", i, slug, strings.ReplaceAll(pw, " ", "+"))},
+			attempt{"wrong password", fmt.Sprintf("grant_type=password&username=%s&password=not+the+password+at+all", wrong[i])},
+			attempt{"disabled user", fmt.Sprintf("grant_type=password&username=%s&password=%s", disabled[i], strings.ReplaceAll(pw, " ", "+"))})
+	}
+	rng := rand.New(rand.NewPCG(uint64(gens), 7))
+	rng.Shuffle(len(attempts), func(i, j int) { attempts[i], attempts[j] = attempts[j], attempts[i] })
+	client := &http.Client{Transport: newTransport(1), Timeout: time.Minute}
+	lat := map[string][]time.Duration{}
+	statuses := map[int]int64{}
+	bodies := map[string]bool{}
+	for i, a := range append(attempts[:5:5], attempts...) { // five unmeasured warm-ups first
+		req := formPost(b.main.base+"/token", app.Basic, a.form, "X-Forwarded-For", floodIP(int64(1<<20+gens<<18+i)))
+		t0 := time.Now()
+		status, body, err := do(client, req.WithContext(ctx), nil)
+		d := time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if i < 5 {
+			continue
+		}
+		statuses[status]++
+		bodies[string(body)] = true
+		lat[a.kind] = append(lat[a.kind], d)
+	}
+	meds := []time.Duration{median(lat["unknown user"]), median(lat["wrong password"]), median(lat["disabled user"])}
+	diff := relDiff(meds...)
+	label := "one argon2id generation"
+	if gens == 2 {
+		label = "two generations (half the users t=1, current t=2)"
+	}
+	b.addTarget("enumeration timing, "+label,
+		fmt.Sprintf("medians %s / %s / %s ms (unknown / wrong password / disabled), difference %.1f%%; %d each; answers %s, %d distinct bodies",
+			ms(meds[0]), ms(meds[1]), ms(meds[2]), diff*100, n, statusList(statuses), len(bodies)),
+		"< 5%", metStr(diff < 0.05 && len(bodies) == 1))
+	return nil
+}
+
+// memTotalKiB reads MemTotal from /proc/meminfo.
+func memTotalKiB() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var v int64
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:")), "%d", &v)
+		}
+	}
+	return v
+}

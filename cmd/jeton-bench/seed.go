@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jeton-auth/jeton/tokens"
+)
+
+// cred is a client's credentials with its HTTP Basic header ready (RFC 6749 §2.3.1).
+type cred struct {
+	ID, Secret string
+	Basic      string
+}
+
+func newCred(id, secret string) cred {
+	raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	return cred{ID: id, Secret: secret, Basic: "Basic " + base64.StdEncoding.EncodeToString([]byte(raw))}
+}
+
+// login is a user who can log in with the password grant.
+type login struct{ Username, Password string }
+
+// world is what the seeding created and the scenarios use.
+type world struct {
+	tenant        string // the main tenant's slug
+	tenantID      uuid.UUID
+	app, rs, svc  cred // password+refresh app, resource server, client_credentials service
+	logins        []login
+	live          tokenGen // tokens of the main tenant and, in --full, of the other tenants
+	mainTokens    int64    // live tokens [0, mainTokens) belong to the main tenant
+	revokeFrom    int64    // [revokeFrom, mainTokens) are kept for the revoke scenario
+	extra         []cred   // per other tenant, its resource server (also the tokens' client)
+	extraTokens   int64    // live tokens [mainTokens, mainTokens+extraTokens) in other tenants
+	extraReady    bool     // the other tenants' tokens are seeded
+	bulkUserCount int64
+}
+
+type createdClient struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// createClient creates a client of tenant through the CLI.
+func (b *bench) createClient(ctx context.Context, tenant, name string, flags ...string) (cred, error) {
+	var c createdClient
+	args := append([]string{"client", "create", "--tenant", tenant, "--name", name}, flags...)
+	if err := b.cliJSON(ctx, nil, "", &c, args...); err != nil {
+		return cred{}, err
+	}
+	return newCred(c.ClientID, c.ClientSecret), nil
+}
+
+// seedIdentities creates the main tenant, its clients and login users through the CLI,
+// as an operator would.
+func (b *bench) seedIdentities(ctx context.Context) error {
+	w := &b.w
+	w.tenant = "bench"
+	w.live = tokenGen{seed: b.cfg.seed, stream: "live"}
+	if _, err := b.cli(ctx, nil, "", "tenant", "create", w.tenant, "--json"); err != nil {
+		return err
+	}
+	var err error
+	if w.app, err = b.createClient(ctx, w.tenant, "app", "--grant", "password", "--grant", "refresh_token",
+		"--scope", "read write"); err != nil {
+		return err
+	}
+	if w.rs, err = b.createClient(ctx, w.tenant, "api", "--introspect"); err != nil {
+		return err
+	}
+	if w.svc, err = b.createClient(ctx, w.tenant, "batch", "--grant", "client_credentials", "--scope", "read write"); err != nil {
+		return err
+	}
+	for i := range 4 {
+		l := login{Username: fmt.Sprintf("login-%d", i), Password: fmt.Sprintf("bench login password %d %s", i, b.cfg.seed)}
+		if _, err := b.cli(ctx, nil, l.Password+"\n", "user", "create", "--tenant", w.tenant, "--username",
+			l.Username, "--password-stdin", "--json"); err != nil {
+			return err
+		}
+		w.logins = append(w.logins, l)
+	}
+	return b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, w.tenant).Scan(&w.tenantID)
+}
+
+// seedBulkUsers inserts n users named prefix-NNNNNNN into the tenant, all with the PHC
+// string of an existing user (they never log in: they own seeded sessions), and returns
+// their ids in name order.
+func (b *bench) seedBulkUsers(ctx context.Context, tenant uuid.UUID, prefix string, n int64, hashOf string) ([]uuid.UUID, error) {
+	now := time.Now()
+	_, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, created_at, updated_at)
+		SELECT $1, gen_random_uuid(), $2 || lpad(g::text, 7, '0'), u.password_hash, $4, $4
+		FROM generate_series(0, $3 - 1) g, (SELECT password_hash FROM users WHERE username = $5 LIMIT 1) u`,
+		tenant, prefix+"-", n, now, hashOf)
+	if err != nil {
+		return nil, fmt.Errorf("seed users: %w", err)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT id FROM users WHERE tenant_id = $1 AND starts_with(username, $2) ORDER BY username`,
+		tenant, prefix+"-")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
+// tokenBatch describes live tokens [from, to) of one client, each in its own session of
+// one of users (round robin), live until expires.
+type tokenBatch struct {
+	tenant      uuid.UUID
+	client      string
+	users       []uuid.UUID
+	tenantOf    func(i int64) (uuid.UUID, string, uuid.UUID) // overrides tenant, client, user per token
+	from, to    int64
+	issued, exp time.Time
+}
+
+// seedLiveTokens writes the batch's sessions and access tokens with COPY: rows as jeton's
+// password grant writes them, under the current epochs (1, as nothing was revoked yet).
+// Only SHA-256 of each token string is stored, as jeton does.
+func (b *bench) seedLiveTokens(ctx context.Context, tb tokenBatch) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	// The rows satisfy the foreign keys by construction; skipping the per-row checks only
+	// makes seeding faster (a superuser setting: without it, seeding is slower, not wrong).
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		b.logf("seeding with foreign-key checks: %v", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET session_replication_role`)
+	who := func(i int64) (uuid.UUID, string, uuid.UUID) {
+		if tb.tenantOf != nil {
+			return tb.tenantOf(i)
+		}
+		return tb.tenant, tb.client, tb.users[i%int64(len(tb.users))]
+	}
+	g := b.w.live
+	sessions := func(i int64) []any {
+		t, c, u := who(i)
+		return []any{t, g.id(uint64(i)), c, u, "read write", tb.issued, tb.issued.Add(90 * 24 * time.Hour)}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"sessions"},
+		[]string{"tenant_id", "id", "client_id", "user_id", "scope", "created_at", "expires_at"},
+		rangeSource(tb.from, tb.to, sessions)); err != nil {
+		return fmt.Errorf("seed sessions: %w", err)
+	}
+	toks := func(i int64) []any {
+		t, c, u := who(i)
+		tok := g.token(tokens.Access, uint64(i))
+		return []any{hashOf(tok), g.id(uint64(i) | 1<<62), byte('a'), t, c, u, g.id(uint64(i)), "read write",
+			tb.issued, tb.exp, int64(1), int64(1), int64(1)}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"tokens"},
+		[]string{"hash", "id", "kind", "tenant_id", "client_id", "user_id", "session_id", "scope", "issued_at",
+			"expires_at", "tenant_epoch", "client_epoch", "user_epoch"},
+		rangeSource(tb.from, tb.to, toks)); err != nil {
+		return fmt.Errorf("seed tokens: %w", err)
+	}
+	return nil
+}
+
+// seedExpiredTokens writes n access tokens of a client_credentials client that expired an
+// hour ago (no user, no session), for the sweeper to delete.
+func (b *bench) seedExpiredTokens(ctx context.Context, tenant uuid.UUID, client string, round int, n int64) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	g := tokenGen{seed: b.cfg.seed, stream: fmt.Sprintf("expired-%d", round)}
+	exp := time.Now().Add(-time.Hour)
+	src := rangeSource(0, n, func(i int64) []any {
+		m := g.material(uint64(i))
+		return []any{m[:], g.id(uint64(i)), byte('a'), tenant, client, "read", exp.Add(-15 * time.Minute), exp, int64(1), int64(1)}
+	})
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"tokens"},
+		[]string{"hash", "id", "kind", "tenant_id", "client_id", "scope", "issued_at", "expires_at",
+			"tenant_epoch", "client_epoch"}, src)
+	if err != nil {
+		return fmt.Errorf("seed expired tokens: %w", err)
+	}
+	return nil
+}
+
+// rangeSource is a pgx.CopyFromSource of row(i) for i in [from, to).
+func rangeSource(from, to int64, row func(int64) []any) pgx.CopyFromSource {
+	return &rangeSrc{next: from, to: to, row: row}
+}
+
+type rangeSrc struct {
+	next, to int64
+	cur      []any
+	row      func(int64) []any
+}
+
+func (r *rangeSrc) Next() bool {
+	if r.next >= r.to {
+		return false
+	}
+	r.cur = r.row(r.next)
+	r.next++
+	return true
+}
+
+func (r *rangeSrc) Values() ([]any, error) { return r.cur, nil }
+func (r *rangeSrc) Err() error             { return nil }

@@ -1,0 +1,158 @@
+package db
+
+// The sweeper's queries. Like the lookups in global.go they cross tenants on purpose: each
+// deletes at most n rows per call, chosen by key in a LIMITed subquery, and repeats the
+// condition on the row it deletes so a row changed meanwhile is left alone. The caller
+// repeats a call until it deletes fewer than n rows.
+
+import (
+	"context"
+	"time"
+)
+
+// Expired tokens go; a used refresh token is one of them only once its own expires_at has
+// passed, which is exactly as long as reuse detection needs it.
+const sweepTokens = `DELETE FROM tokens d
+WHERE d.hash = ANY (ARRAY(SELECT t.hash FROM tokens t WHERE t.expires_at < $1 LIMIT $2))
+  AND d.expires_at < $1`
+
+// SweepExpiredTokens deletes up to n tokens that expired before now and returns how many
+// it deleted, or the database's error.
+func (s *Store) SweepExpiredTokens(ctx context.Context, now time.Time, n int) (int64, error) {
+	return s.sweep(ctx, "sweep tokens", sweepTokens, now, n)
+}
+
+// Sessions past their absolute lifetime; their tokens cascade (normally none are left,
+// since no token outlives its session and expired tokens are swept first).
+const sweepExpiredSessions = `DELETE FROM sessions d
+WHERE d.id = ANY (ARRAY(SELECT s.id FROM sessions s WHERE s.expires_at < $1 LIMIT $2))
+  AND d.expires_at < $1`
+
+// SweepExpiredSessions deletes up to n sessions whose absolute lifetime ended before now,
+// with any tokens left in them, and returns how many sessions it deleted, or the
+// database's error.
+func (s *Store) SweepExpiredSessions(ctx context.Context, now time.Time, n int) (int64, error) {
+	return s.sweep(ctx, "sweep expired sessions", sweepExpiredSessions, now, n)
+}
+
+// A revoked session is kept while any of its tokens is: a used refresh token of a revoked
+// session still has to be recognised (and refused) until it expires.
+const sweepRevokedSessions = `DELETE FROM sessions d
+WHERE d.id = ANY (ARRAY(
+	SELECT s.id FROM sessions s
+	WHERE s.revoked_at IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.tenant_id = s.tenant_id AND t.session_id = s.id)
+	LIMIT $1))
+  AND d.revoked_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.tenant_id = d.tenant_id AND t.session_id = d.id)`
+
+// SweepRevokedSessions deletes up to n revoked sessions that have no token left and
+// returns how many it deleted, or the database's error.
+func (s *Store) SweepRevokedSessions(ctx context.Context, n int) (int64, error) {
+	return s.sweep(ctx, "sweep revoked sessions", sweepRevokedSessions, n)
+}
+
+// An event is kept for its tenant's event_retention_seconds, else for the default ($2);
+// the global stream (tenant_id NULL) and events of unknown tenants use the default. A NULL
+// default keeps events without a tenant override forever. The second condition only lets
+// the planner use events_at: nothing younger than the shortest retention can go.
+const sweepEvents = `DELETE FROM events d
+WHERE d.id = ANY (ARRAY(
+	SELECT e.id FROM events e LEFT JOIN tenants tn ON tn.id = e.tenant_id
+	WHERE e.at < $1::timestamptz - COALESCE(tn.event_retention_seconds, $2::bigint) * interval '1 second'
+	  AND e.at < $1::timestamptz - (SELECT LEAST($2::bigint, min(event_retention_seconds)) FROM tenants) * interval '1 second'
+	LIMIT $3))`
+
+// SweepEvents deletes up to n events older than their tenant's retention at now, or than
+// def for the global stream and tenants without an override (def <= 0: such events are
+// kept), and returns how many it deleted, or the database's error.
+func (s *Store) SweepEvents(ctx context.Context, now time.Time, def time.Duration, n int) (int64, error) {
+	var defSeconds *int64
+	if def > 0 {
+		v := int64(def / time.Second)
+		defSeconds = &v
+	}
+	return s.sweep(ctx, "sweep events", sweepEvents, now, defSeconds, n)
+}
+
+// purgeTenantRows holds, in foreign-key order, the DELETE that removes up to $1 rows of one
+// table belonging to deleted tenants (tenants.deleted_at set). The tenant row itself stays
+// as the tombstone that keeps its slug reserved, and its events age out like any other.
+var purgeTenantRows = []struct{ table, sql string }{
+	{"tokens", `DELETE FROM tokens WHERE hash = ANY (ARRAY(
+		SELECT t.hash FROM tokens t JOIN tenants tn ON tn.id = t.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"sessions", `DELETE FROM sessions WHERE id = ANY (ARRAY(
+		SELECT s.id FROM sessions s JOIN tenants tn ON tn.id = s.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"client_secrets", `DELETE FROM client_secrets WHERE hash = ANY (ARRAY(
+		SELECT cs.hash FROM client_secrets cs JOIN tenants tn ON tn.id = cs.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"clients", `DELETE FROM clients WHERE id = ANY (ARRAY(
+		SELECT c.id FROM clients c JOIN tenants tn ON tn.id = c.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"users", `DELETE FROM users WHERE id = ANY (ARRAY(
+		SELECT u.id FROM users u JOIN tenants tn ON tn.id = u.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"admin_keys", `DELETE FROM admin_keys WHERE id = ANY (ARRAY(
+		SELECT k.id FROM admin_keys k JOIN tenants tn ON tn.id = k.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+}
+
+// PurgeDeletedTenants deletes up to n rows in all that belong to deleted tenants (tokens,
+// sessions, client secrets, clients, users, admin keys, in that order, so no delete
+// cascades into a large number of rows) and returns how many it deleted, with the first
+// database error.
+func (s *Store) PurgeDeletedTenants(ctx context.Context, n int) (int64, error) {
+	var total int64
+	for _, p := range purgeTenantRows {
+		if total >= int64(n) {
+			break
+		}
+		got, err := s.sweep(ctx, "purge deleted tenants' "+p.table, p.sql, int64(n)-total)
+		total += got
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) sweep(ctx context.Context, what, sql string, args ...any) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, translate(what, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// WithAdvisoryLock runs fn while holding PostgreSQL's session-level advisory lock key
+// (pg_try_advisory_lock) on one connection it takes from the pool, and reports whether it
+// got the lock: when another session holds it, fn does not run and ran is false. fn's own
+// queries use the pool as usual. The lock is released after fn, also when fn fails; should
+// releasing fail, the connection is closed instead, which releases it too. It returns
+// fn's error, or the error taking the lock.
+func (s *Store) WithAdvisoryLock(ctx context.Context, key int64, fn func(context.Context) error) (ran bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, translate("advisory lock", err)
+	}
+	defer conn.Release() // the pool destroys a closed connection instead of reusing it
+	// Unlocking must happen even when ctx is why fn stopped.
+	cleanup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ran); err != nil {
+		// The lock may have been taken before the failure; never hand it back to the pool.
+		cctx, cancel := cleanup()
+		defer cancel()
+		_ = conn.Conn().Close(cctx)
+		return false, translate("advisory lock", err)
+	}
+	if !ran {
+		return false, nil
+	}
+	defer func() {
+		cctx, cancel := cleanup()
+		defer cancel()
+		var released bool
+		if err := conn.QueryRow(cctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&released); err != nil || !released {
+			_ = conn.Conn().Close(cctx)
+		}
+	}()
+	return true, fn(ctx)
+}
