@@ -1,8 +1,8 @@
-# jeton: `make test` is what CI runs (see .ci/run).
+# jeton: CI runs `make deps test test-examples` (see .ci/run).
 
 GO ?= go
 
-.PHONY: test vet fmt fmtcheck build run bench bench-full
+.PHONY: test vet fmt fmtcheck build run bench bench-full deps test-examples
 
 test: vet fmtcheck
 	$(GO) test -count=1 -p 2 ./...
@@ -15,6 +15,21 @@ fmtcheck:
 
 fmt:
 	gofmt -w .
+
+# deps installs what test-examples needs, as root on Debian: Debian's FastAPI, uvicorn, httpx
+# and Chromium, and the FastAPI example's npm packages from its lockfile. APT_UPDATE=no
+# skips `apt-get update` when the caller has just run it.
+APT_UPDATE ?= yes
+deps:
+	if [ "$(APT_UPDATE)" != no ]; then apt-get update; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		python3-fastapi python3-uvicorn python3-httpx chromium
+	cd examples/fastapi && npm ci --ignore-scripts --no-audit --no-fund
+
+# test-examples runs the FastAPI example against a real jeton in headless Chromium (after
+# `make deps`; it needs PostgreSQL as `make test` does). `make test` stays Go-only.
+test-examples:
+	cd examples/fastapi && node test.mjs
 
 build:
 	$(GO) build -o bin/jeton ./cmd/jeton

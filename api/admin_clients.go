@@ -21,6 +21,8 @@ type clientJSON struct {
 	Scopes         []string     `json:"scopes"`
 	DefaultScopes  []string     `json:"default_scopes"`
 	Introspect     bool         `json:"introspect"`
+	AllowedOrigins []string     `json:"allowed_origins"`
+	ForwardsUserIP bool         `json:"forwards_user_ip"`
 	AccessTTL      *string      `json:"access_ttl"`
 	RefreshIdleTTL *string      `json:"refresh_idle_ttl"`
 	RefreshMaxTTL  *string      `json:"refresh_max_ttl"`
@@ -37,11 +39,24 @@ type secretJSON struct {
 }
 
 func clientOut(c db.Client, secrets []db.Secret) clientJSON {
-	out := clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, Disabled: c.Disabled, GrantTypes: c.GrantTypes,
-		Scopes: c.Scopes, DefaultScopes: c.DefaultScopes, Introspect: c.Introspect,
-		AccessTTL: formatOptDuration(c.AccessTTL), RefreshIdleTTL: formatOptDuration(c.RefreshIdleTTL),
-		RefreshMaxTTL: formatOptDuration(c.RefreshMaxTTL), Secrets: make([]secretJSON, 0, len(secrets)),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	out := clientJSON{
+		ClientID:       c.ID,
+		Name:           c.Name,
+		Public:         c.Public,
+		Disabled:       c.Disabled,
+		GrantTypes:     c.GrantTypes,
+		Scopes:         c.Scopes,
+		DefaultScopes:  c.DefaultScopes,
+		Introspect:     c.Introspect,
+		AllowedOrigins: c.AllowedOrigins,
+		ForwardsUserIP: c.ForwardsUserIP,
+		AccessTTL:      formatOptDuration(c.AccessTTL),
+		RefreshIdleTTL: formatOptDuration(c.RefreshIdleTTL),
+		RefreshMaxTTL:  formatOptDuration(c.RefreshMaxTTL),
+		Secrets:        make([]secretJSON, 0, len(secrets)),
+		CreatedAt:      c.CreatedAt,
+		UpdatedAt:      c.UpdatedAt,
+	}
 	for _, sec := range secrets {
 		out.Secrets = append(out.Secrets, secretJSON{CreatedAt: sec.CreatedAt, ExpiresAt: sec.ExpiresAt})
 	}
@@ -73,6 +88,8 @@ func (s *Server) createClient(c *gin.Context, a service.Admin) {
 		Scopes         []string           `json:"scopes"`
 		DefaultScopes  optional[[]string] `json:"default_scopes"`
 		Introspect     bool               `json:"introspect"`
+		AllowedOrigins []string           `json:"allowed_origins"`
+		ForwardsUserIP bool               `json:"forwards_user_ip"`
 		AccessTTL      optional[string]   `json:"access_ttl"`
 		RefreshIdleTTL optional[string]   `json:"refresh_idle_ttl"`
 		RefreshMaxTTL  optional[string]   `json:"refresh_max_ttl"`
@@ -82,7 +99,7 @@ func (s *Server) createClient(c *gin.Context, a service.Admin) {
 		return
 	}
 	spec := service.ClientSpec{Name: req.Name, Public: req.Public, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
-		Introspect: req.Introspect}
+		Introspect: req.Introspect, AllowedOrigins: req.AllowedOrigins, ForwardsUserIP: req.ForwardsUserIP}
 	var p patch[service.ClientSpec]
 	setNullable(&p, req.DefaultScopes, func(cs *service.ClientSpec, v *[]string) {
 		if v != nil {
@@ -146,6 +163,8 @@ func (s *Server) patchClient(c *gin.Context, a service.Admin) {
 		Scopes         optional[[]string] `json:"scopes"`
 		DefaultScopes  optional[[]string] `json:"default_scopes"`
 		Introspect     optional[bool]     `json:"introspect"`
+		AllowedOrigins optional[[]string] `json:"allowed_origins"`
+		ForwardsUserIP optional[bool]     `json:"forwards_user_ip"`
 		AccessTTL      optional[string]   `json:"access_ttl"`
 		RefreshIdleTTL optional[string]   `json:"refresh_idle_ttl"`
 		RefreshMaxTTL  optional[string]   `json:"refresh_max_ttl"`
@@ -166,6 +185,8 @@ func (s *Server) patchClient(c *gin.Context, a service.Admin) {
 		}
 	})
 	setValue(&p, "introspect", req.Introspect, func(cl *db.Client, v bool) { cl.Introspect = v })
+	setValue(&p, "allowed_origins", req.AllowedOrigins, func(cl *db.Client, v []string) { cl.AllowedOrigins = v })
+	setValue(&p, "forwards_user_ip", req.ForwardsUserIP, func(cl *db.Client, v bool) { cl.ForwardsUserIP = v })
 	setDuration(&p, "access_ttl", req.AccessTTL, true, func(cl *db.Client, d *time.Duration) { cl.AccessTTL = d })
 	setDuration(&p, "refresh_idle_ttl", req.RefreshIdleTTL, true, func(cl *db.Client, d *time.Duration) { cl.RefreshIdleTTL = d })
 	setDuration(&p, "refresh_max_ttl", req.RefreshMaxTTL, true, func(cl *db.Client, d *time.Duration) { cl.RefreshMaxTTL = d })

@@ -35,7 +35,7 @@ func TestAdminClientCRUD(t *testing.T) {
 	}
 	want := map[string]any{"client_id": id, "name": "web", "public": false, "disabled": false,
 		"grant_types": []any{"password", "refresh_token"}, "scopes": []any{"read", "write"},
-		"default_scopes": []any{"read"}, "introspect": false, "access_ttl": "10m", "refresh_idle_ttl": nil,
+		"default_scopes": []any{"read"}, "introspect": false, "allowed_origins": []any{}, "forwards_user_ip": false, "access_ttl": "10m", "refresh_idle_ttl": nil,
 		"refresh_max_ttl": nil, "secrets": []any{map[string]any{"created_at": "2026-01-02T03:04:05Z", "expires_at": nil}}}
 	ignoreTimes := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "created_at" || k == "updated_at" })
 	delete(created, "client_secret")
@@ -64,8 +64,9 @@ func TestAdminClientCRUD(t *testing.T) {
 
 	got = e.adminOK(http.StatusOK, key, "PATCH", clients+"/"+id, map[string]any{"name": "web app",
 		"scopes": []string{"read", "write", "admin"}, "default_scopes": nil, "introspect": true, "access_ttl": nil,
-		"refresh_max_ttl": "30d"})
+		"refresh_max_ttl": "30d", "allowed_origins": []string{"https://app.example"}})
 	want["name"], want["scopes"], want["default_scopes"], want["introspect"] = "web app", []any{"read", "write", "admin"}, nil, true
+	want["allowed_origins"] = []any{"https://app.example"}
 	want["access_ttl"], want["refresh_max_ttl"] = nil, "720h"
 	if d := cmp.Diff(want, got, ignoreTimes); d != "" {
 		t.Errorf("patched (-want +got):\n%s", d)
@@ -81,6 +82,7 @@ func TestAdminClientCRUD(t *testing.T) {
 		{"bad scope", map[string]any{"scopes": []string{"a b"}}, "scopes"},
 		{"null scopes", map[string]any{"scopes": nil}, "scopes"},
 		{"lifetime over the maximum", map[string]any{"access_ttl": "48h"}, "access_ttl"},
+		{"origin with a path", map[string]any{"allowed_origins": []string{"https://app.example/"}}, "allowed_origins"},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			wantProblem(t, e.admin(key, "PATCH", clients+"/"+id, bad.body), http.StatusBadRequest, "validation", bad.field)
@@ -198,4 +200,33 @@ func TestAdminDisableClient(t *testing.T) {
 	if !w.active(w.rs, fresh.access) {
 		t.Error("the re-enabled client's new token is inactive")
 	}
+}
+
+// Issue 4: forwards_user_ip is set through the CLI or a global key, never a tenant key.
+func TestAdminForwardsUserIP(t *testing.T) {
+	e := newEnv(t)
+	e.mustTenant("a")
+	global, keyA := e.mustAdminKey(""), e.mustAdminKey("a")
+	clients := tenantPath("a", "clients")
+
+	wantProblem(t, e.admin(keyA, "POST", clients, map[string]any{"name": "relay", "forwards_user_ip": true}),
+		http.StatusForbidden, "forbidden", "")
+	relay := e.adminOK(http.StatusCreated, global, "POST", clients, map[string]any{"name": "relay", "forwards_user_ip": true})
+	path := clients + "/" + relay["client_id"].(string)
+	if relay["forwards_user_ip"] != true {
+		t.Fatalf("created %v", relay)
+	}
+	wantProblem(t, e.admin(keyA, "PATCH", path, map[string]any{"forwards_user_ip": false}), http.StatusForbidden, "forbidden", "")
+	wantProblem(t, e.admin(keyA, "PATCH", path, map[string]any{"name": "x", "forwards_user_ip": false}), http.StatusForbidden, "forbidden", "")
+	// The tenant key may change everything else, and setting the flag to what it is changes nothing.
+	got := e.adminOK(http.StatusOK, keyA, "PATCH", path, map[string]any{"name": "relay 2", "forwards_user_ip": true})
+	if got["name"] != "relay 2" || got["forwards_user_ip"] != true {
+		t.Errorf("tenant key patch: %v", got)
+	}
+	got = e.adminOK(http.StatusOK, global, "PATCH", path, map[string]any{"forwards_user_ip": false})
+	if got["forwards_user_ip"] != false {
+		t.Errorf("global key patch: %v", got)
+	}
+	wantProblem(t, e.admin(global, "POST", clients, map[string]any{"name": "spa", "public": true, "forwards_user_ip": true}),
+		http.StatusBadRequest, "validation", "forwards_user_ip")
 }

@@ -261,6 +261,7 @@ func TestAdminEventFilters(t *testing.T) {
 	middle := w.clock.Now()
 	w.loginPair(w.app2, "bob", "bob's long password")
 	w.clientToken(w.cc)
+	w.loginPair(w.appB, "carol", "carol's long password")
 	path := tenantPath("a", "events")
 
 	tests := []struct {
@@ -272,11 +273,12 @@ func TestAdminEventFilters(t *testing.T) {
 		{"user", url.Values{"user": {w.alice.ID.String()}}, 4}, // created, 3 logins
 		{"client", url.Values{"client": {w.app2.ID}}, 2},       // created, 1 login
 		{"user and kind", url.Values{"user": {w.alice.ID.String()}, "kind": {"login_success"}}, 3},
-		{"since", url.Values{"since": {middle.Format(time.RFC3339)}, "kind": {"login_success"}}, 1},
+		{"since", url.Values{"since": {middle.Format(time.RFC3339)}, "kind": {"login_success"}}, 1}, // not carol's, in b
 		{"until", url.Values{"until": {middle.Format(time.RFC3339)}, "kind": {"login_success"}}, 3},
 		{"since and until", url.Values{"since": {start.Add(time.Minute).Format(time.RFC3339)},
 			"until": {middle.Format(time.RFC3339)}, "kind": {"login_success"}}, 2},
 		{"no match", url.Values{"user": {uuid.NewString()}}, 0},
+		{"another tenant's client", url.Values{"client": {w.appB.ID}}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"github.com/jeton-auth/jeton/service"
 )
 
-// tenantJSON is a tenant as the admin API shows it. A null lifetime is the deployment's
-// default.
+// tenantJSON is a tenant as the admin API shows it. A null lifetime, password policy or
+// login threshold is the deployment's setting.
 type tenantJSON struct {
 	Slug              string    `json:"slug"`
 	Name              string    `json:"name"`
@@ -20,6 +20,10 @@ type tenantJSON struct {
 	RefreshMaxTTL     *string   `json:"refresh_max_ttl"`
 	RefreshReuseGrace string    `json:"refresh_reuse_grace"`
 	EventRetention    *string   `json:"event_retention"`
+	MinPasswordLength *int      `json:"min_password_length"`
+	LoginBackoffAfter *int      `json:"login_backoff_after"`
+	LoginUserLimit    *int      `json:"login_user_limit"`
+	LoginIPLimit      *int      `json:"login_ip_limit"`
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
 }
@@ -28,7 +32,8 @@ func tenantOut(t db.Tenant) tenantJSON {
 	return tenantJSON{Slug: t.Slug, Name: t.Name, Disabled: t.Disabled, AccessTTL: formatOptDuration(t.AccessTTL),
 		RefreshIdleTTL: formatOptDuration(t.RefreshIdleTTL), RefreshMaxTTL: formatOptDuration(t.RefreshMaxTTL),
 		RefreshReuseGrace: service.FormatDuration(t.RefreshReuseGrace), EventRetention: formatOptDuration(t.EventRetention),
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		MinPasswordLength: t.MinPasswordLength, LoginBackoffAfter: t.LoginBackoffAfter, LoginUserLimit: t.LoginUserLimit,
+		LoginIPLimit: t.LoginIPLimit, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 // POST /admin/v1/tenants
@@ -84,6 +89,10 @@ func (s *Server) patchTenant(c *gin.Context, a service.Admin) {
 		RefreshMaxTTL     optional[string] `json:"refresh_max_ttl"`
 		RefreshReuseGrace optional[string] `json:"refresh_reuse_grace"`
 		EventRetention    optional[string] `json:"event_retention"`
+		MinPasswordLength optional[int]    `json:"min_password_length"`
+		LoginBackoffAfter optional[int]    `json:"login_backoff_after"`
+		LoginUserLimit    optional[int]    `json:"login_user_limit"`
+		LoginIPLimit      optional[int]    `json:"login_ip_limit"`
 	}
 	if err := readJSON(c, &req, false); err != nil {
 		s.problem(c, err)
@@ -97,6 +106,10 @@ func (s *Server) patchTenant(c *gin.Context, a service.Admin) {
 	setDuration(&p, "refresh_max_ttl", req.RefreshMaxTTL, true, func(t *db.Tenant, d *time.Duration) { t.RefreshMaxTTL = d })
 	setDuration(&p, "refresh_reuse_grace", req.RefreshReuseGrace, false, func(t *db.Tenant, d *time.Duration) { t.RefreshReuseGrace = *d })
 	setDuration(&p, "event_retention", req.EventRetention, true, func(t *db.Tenant, d *time.Duration) { t.EventRetention = d })
+	setNullable(&p, req.MinPasswordLength, func(t *db.Tenant, v *int) { t.MinPasswordLength = v })
+	setNullable(&p, req.LoginBackoffAfter, func(t *db.Tenant, v *int) { t.LoginBackoffAfter = v })
+	setNullable(&p, req.LoginUserLimit, func(t *db.Tenant, v *int) { t.LoginUserLimit = v })
+	setNullable(&p, req.LoginIPLimit, func(t *db.Tenant, v *int) { t.LoginIPLimit = v })
 	if p.err != nil {
 		s.problem(c, p.err)
 		return

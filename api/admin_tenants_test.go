@@ -18,7 +18,8 @@ func TestAdminTenantCRUD(t *testing.T) {
 
 	created := e.adminOK(http.StatusCreated, key, "POST", "/admin/v1/tenants", map[string]any{"slug": "acme", "name": "Acme Inc."})
 	want := map[string]any{"slug": "acme", "name": "Acme Inc.", "disabled": false, "access_ttl": nil,
-		"refresh_idle_ttl": nil, "refresh_max_ttl": nil, "refresh_reuse_grace": "0s", "event_retention": nil}
+		"refresh_idle_ttl": nil, "refresh_max_ttl": nil, "refresh_reuse_grace": "0s", "event_retention": nil,
+		"min_password_length": nil, "login_backoff_after": nil, "login_user_limit": nil, "login_ip_limit": nil}
 	ignoreTimes := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "created_at" || k == "updated_at" })
 	if d := cmp.Diff(want, created, ignoreTimes); d != "" {
 		t.Errorf("created (-want +got):\n%s", d)
@@ -34,15 +35,18 @@ func TestAdminTenantCRUD(t *testing.T) {
 
 	patched := e.adminOK(http.StatusOK, key, "PATCH", tenantPath("acme"), map[string]any{
 		"name": "Acme", "access_ttl": "5m", "refresh_idle_ttl": "7d", "refresh_max_ttl": "720h",
-		"refresh_reuse_grace": "10s", "event_retention": "30d"})
+		"refresh_reuse_grace": "10s", "event_retention": "30d", "min_password_length": 12, "login_backoff_after": 3,
+		"login_user_limit": 50, "login_ip_limit": 500})
 	want["name"], want["access_ttl"], want["refresh_idle_ttl"], want["refresh_max_ttl"] = "Acme", "5m", "168h", "720h"
 	want["refresh_reuse_grace"], want["event_retention"] = "10s", "720h"
+	want["min_password_length"], want["login_backoff_after"], want["login_user_limit"], want["login_ip_limit"] = 12.0, 3.0, 50.0, 500.0
 	if d := cmp.Diff(want, patched, ignoreTimes); d != "" {
 		t.Errorf("patched (-want +got):\n%s", d)
 	}
 	// null puts a lifetime back to the deployment's default; absent members stay.
-	patched = e.adminOK(http.StatusOK, key, "PATCH", tenantPath("acme"), map[string]any{"access_ttl": nil})
-	if patched["access_ttl"] != nil || patched["refresh_max_ttl"] != "720h" || patched["name"] != "Acme" {
+	patched = e.adminOK(http.StatusOK, key, "PATCH", tenantPath("acme"), map[string]any{"access_ttl": nil, "login_ip_limit": nil})
+	if patched["access_ttl"] != nil || patched["login_ip_limit"] != nil || patched["refresh_max_ttl"] != "720h" ||
+		patched["name"] != "Acme" || patched["login_user_limit"] != 50.0 {
 		t.Errorf("after resetting access_ttl: %v", patched)
 	}
 	if got := e.adminOK(http.StatusOK, key, "PATCH", tenantPath("acme"), map[string]any{"disabled": true}); got["disabled"] != true {
@@ -87,6 +91,10 @@ func TestAdminTenantValidation(t *testing.T) {
 		{"null grace", "PATCH", tenantPath("a"), map[string]any{"refresh_reuse_grace": nil}, "refresh_reuse_grace"},
 		{"wrong type", "PATCH", tenantPath("a"), map[string]any{"disabled": "yes"}, "disabled"},
 		{"number for a duration", "PATCH", tenantPath("a"), map[string]any{"access_ttl": 900}, "access_ttl"},
+		{"password length under the floor", "PATCH", tenantPath("a"), map[string]any{"min_password_length": 7}, "min_password_length"},
+		{"threshold of zero", "PATCH", tenantPath("a"), map[string]any{"login_backoff_after": 0}, "login_backoff_after"},
+		{"threshold over the maximum", "PATCH", tenantPath("a"), map[string]any{"login_ip_limit": 1000000}, "login_ip_limit"},
+		{"fractional threshold", "PATCH", tenantPath("a"), map[string]any{"login_user_limit": 1.5}, "login_user_limit"},
 	}
 	before := e.adminOK(http.StatusOK, key, "GET", tenantPath("a"), nil)
 	for _, tt := range tests {
@@ -116,8 +124,10 @@ func TestAdminTenantKeyOnItsTenant(t *testing.T) {
 		t.Errorf("a tenant key lists only its tenant: %v", list)
 	}
 	got = e.adminOK(http.StatusOK, key, "PATCH", tenantPath("a"), map[string]any{"access_ttl": "24h",
-		"refresh_idle_ttl": "30d", "refresh_max_ttl": "365d", "refresh_reuse_grace": "5s", "event_retention": "365d"})
-	if got["access_ttl"] != "24h" || got["refresh_reuse_grace"] != "5s" || got["event_retention"] != "8760h" {
+		"refresh_idle_ttl": "30d", "refresh_max_ttl": "365d", "refresh_reuse_grace": "5s", "event_retention": "365d",
+		"min_password_length": 20, "login_backoff_after": 5, "login_user_limit": 10, "login_ip_limit": 100})
+	if got["access_ttl"] != "24h" || got["refresh_reuse_grace"] != "5s" || got["event_retention"] != "8760h" ||
+		got["min_password_length"] != 20.0 || got["login_ip_limit"] != 100.0 {
 		t.Errorf("PATCH lifetimes: %v", got)
 	}
 	wantProblem(t, e.admin(key, "PATCH", tenantPath("a"), map[string]any{"access_ttl": "24h1s"}),

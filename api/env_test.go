@@ -51,6 +51,26 @@ type env struct {
 	store *db.Store
 	clock *clock
 	cli   db.Actor
+	logs  *logBuffer // everything the server and the service logged, at every level
+	pool  *pgxpool.Pool
+}
+
+// logBuffer collects log output from concurrent requests.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // fastHash keeps tests quick; production parameters are exercised by the password package.
@@ -64,21 +84,39 @@ func newEnv(t *testing.T, opts ...service.Option) *env {
 // newEnvOn is newEnv over a pool the test configured itself (dbtest.NewWithConfig).
 func newEnvOn(t *testing.T, pool *pgxpool.Pool, opts ...service.Option) *env {
 	t.Helper()
+	return newEnvFrom(t, pool, nil, api.Config{}, opts...)
+}
+
+// newEnvConfig is newEnv with the service's configuration adjusted by configure (nil:
+// none) and the HTTP layer's by acfg (its Issuer is always the test issuer).
+func newEnvConfig(t *testing.T, configure func(*service.Config), acfg api.Config, opts ...service.Option) *env {
+	t.Helper()
+	return newEnvFrom(t, dbtest.New(t), configure, acfg, opts...)
+}
+
+func newEnvFrom(t *testing.T, pool *pgxpool.Pool, configure func(*service.Config), acfg api.Config, opts ...service.Option) *env {
+	t.Helper()
 	store := db.New(pool)
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg := service.DefaultConfig()
 	cfg.Hash = fastHash
-	svc, err := service.New(store, cfg, append([]service.Option{service.WithClock(clk.Now)}, opts...)...)
+	if configure != nil {
+		configure(&cfg)
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := service.New(store, cfg, append([]service.Option{service.WithClock(clk.Now), service.WithLogger(log)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewServer(api.Config{Issuer: issuer}, svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acfg.Issuer = issuer
+	h, err := api.NewServer(acfg, svc, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"}}
+	return &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"}, logs: logs, pool: pool}
 }
 
 func (e *env) mustTenant(slug string) db.Tenant {

@@ -6,18 +6,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jeton-auth/jeton/service"
 )
 
-// oauthError is an RFC 6749 §5.2 error: its code, HTTP status and an optional description.
+// oauthError is an RFC 6749 §5.2 error: its code, HTTP status and an optional description;
+// RetryAfter, for 429 and 503, is the Retry-After header's seconds (1 when 0).
 type oauthError struct {
-	Code   string
-	Status int
-	Desc   string
+	Code       string
+	Status     int
+	Desc       string
+	RetryAfter int
 }
 
 func (e *oauthError) Error() string { return e.Code }
@@ -53,6 +57,18 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 	if errors.Is(err, service.ErrInvalidClient) {
 		return &oauthError{Code: "invalid_client", Status: http.StatusUnauthorized}, true
 	}
+	// A throttled login and a full hashing pool use RFC 6749 §5.2's temporarily_unavailable
+	// (defined for the authorization endpoint) with 429 and 503: an extension, documented in
+	// docs/SECURITY.md. The body is the same for every username.
+	var te *service.ThrottledError
+	if errors.As(err, &te) {
+		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests,
+			RetryAfter: int(te.RetryAfter / time.Second)}, true
+	}
+	if errors.Is(err, service.ErrBusy) || errors.Is(err, context.Canceled) {
+		// context.Canceled: the client went away while waiting; nobody reads this answer.
+		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}, true
+	}
 	if unavailable(err) {
 		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}, false
 	}
@@ -76,8 +92,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 	switch oe.Status {
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Basic realm="jeton"`)
-	case http.StatusServiceUnavailable:
-		c.Header("Retry-After", "1")
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		c.Header("Retry-After", strconv.Itoa(max(oe.RetryAfter, 1)))
 	}
 	body := gin.H{"error": oe.Code}
 	if oe.Desc != "" {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -30,7 +31,9 @@ func (f form) get(name string) string {
 }
 
 // parseForm reads and checks the body: form content type, size, no repeated parameter
-// (RFC 6749 §3.2), valid UTF-8 without NUL.
+// (RFC 6749 §3.2), valid UTF-8 without NUL, a username without control characters. The
+// scope is left to service.ParseScope, whose syntax (RFC 6749 §3.3) refuses all of those
+// as invalid_scope.
 func parseForm(c *gin.Context) (form, error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -52,6 +55,9 @@ func parseForm(c *gin.Context) (form, error) {
 		if len(v) > 1 {
 			return nil, badRequest("parameter " + k + " is repeated")
 		}
+		if k == "scope" {
+			continue
+		}
 		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) || strings.ContainsRune(v[0], 0) {
 			return nil, badRequest("parameters must be UTF-8 text")
 		}
@@ -62,7 +68,8 @@ func parseForm(c *gin.Context) (form, error) {
 	return form(vals), nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl reports the C0 and C1 control characters and DEL.
+func isControl(r rune) bool { return unicode.IsControl(r) }
 
 // credentials extracts the client's credentials from HTTP Basic (whose parts are
 // form-urlencoded, RFC 6749 §2.3.1) or from the client_id/client_secret parameters. Using

@@ -37,8 +37,9 @@ func TestOtherMethodsNotAllowed(t *testing.T) {
 			if r.Status != http.StatusMethodNotAllowed {
 				t.Fatalf("status %d, want 405; body %s", r.Status, r.Body)
 			}
-			if got := r.Header.Get("Allow"); got != http.MethodPost {
-				t.Errorf("Allow = %q, want POST", got)
+			// OPTIONS answers CORS preflights (api/cors.go).
+			if got := r.Header.Get("Allow"); got != "POST, OPTIONS" {
+				t.Errorf("Allow = %q, want POST, OPTIONS", got)
 			}
 			if strings.Contains(string(r.Body), "access_token") {
 				t.Errorf("body %s", r.Body)

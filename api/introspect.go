@@ -29,7 +29,7 @@ func (s *Server) introspect(c *gin.Context) {
 		s.fail(c, badRequest("token is required"))
 		return
 	}
-	in, ok, err := s.svc.Introspect(c, ca, tok)
+	in, ok, err := s.intro.Introspect(c, ca, tok)
 	if errors.Is(err, service.ErrUnauthorizedClient) {
 		err = errForbidden
 	}
@@ -63,7 +63,7 @@ func (s *Server) revoke(c *gin.Context) {
 		s.fail(c, badRequest("token is required"))
 		return
 	}
-	if err := s.svc.Revoke(c, ca, tok, actor(c, ca)); err != nil {
+	if err := s.intro.Revoke(c, ca, tok, actor(c, ca)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -83,7 +83,7 @@ func (s *Server) adminRevoke(c *gin.Context, key string) {
 		s.fail(c, badRequest("more than one client authentication method"))
 		return
 	}
-	k, err := s.svc.AuthenticateAdminKey(c, key)
+	k, err := s.intro.AuthenticateAdminKey(c, key)
 	if err != nil {
 		if errors.Is(err, service.ErrInvalidAdminKey) || errors.As(err, new(*service.ForbiddenError)) {
 			err = service.ErrInvalidClient
@@ -96,7 +96,7 @@ func (s *Server) adminRevoke(c *gin.Context, key string) {
 		s.fail(c, badRequest("token is required"))
 		return
 	}
-	if err := s.svc.AsAdmin(k, clientIP(c), requestID(c)).Revoke(c, tok); err != nil {
+	if err := s.intro.AsAdmin(k, clientIP(c), requestID(c)).Revoke(c, tok); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -332,6 +332,19 @@ func TestTokenRequestErrors(t *testing.T) {
 		{name: "NUL in username", body: "grant_type=password&username=al%00ice&password=x", status: 400, code: "invalid_request"},
 		{name: "NUL in password", body: "grant_type=password&username=alice&password=x%00", status: 400, code: "invalid_request"},
 		{name: "CR LF in username", body: "grant_type=password&username=a%0D%0ASet-Cookie%3A+x%3D1&password=x", status: 400, code: "invalid_request"},
+		{name: "DEL in username", body: passwordForm("username", "al\x7fice").Encode(), status: 400, code: "invalid_request"},
+		{name: "C1 control in username", body: passwordForm("username", "al\u0085ice").Encode(), status: 400, code: "invalid_request"},
+		// Issue 5: in a scope the same characters break RFC 6749 §3.3's syntax.
+		{name: "NUL in scope", body: passwordForm("scope", "read\x00").Encode(), status: 400, code: "invalid_scope"},
+		{name: "control character in scope", body: passwordForm("scope", "read\x01write").Encode(), status: 400, code: "invalid_scope"},
+		{name: "tab in scope", body: passwordForm("scope", "read\twrite").Encode(), status: 400, code: "invalid_scope"},
+		{name: "invalid UTF-8 in scope", body: passwordForm().Encode() + "&scope=%C3%28", status: 400, code: "invalid_scope"},
+		{name: "non-ASCII scope", body: passwordForm("scope", "réad").Encode(), status: 400, code: "invalid_scope"},
+		{name: "NUL in scope of a refresh", body: "grant_type=refresh_token&refresh_token=jrt_x&scope=%00", status: 400, code: "invalid_scope"},
+		// Issue 5: a malformed refresh token is an invalid grant, whatever it holds.
+		{name: "malformed refresh token", body: "grant_type=refresh_token&refresh_token=jrt_nope", status: 400, code: "invalid_grant"},
+		{name: "refresh token of SQL", body: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"jrt_' OR '1'='1"}}.Encode(), status: 400, code: "invalid_grant"},
+		{name: "access token as refresh token", body: "grant_type=refresh_token&refresh_token=jat_" + strings.Repeat("0", 49), status: 400, code: "invalid_grant"},
 		{name: "body over 64 KiB", body: big, status: 413, code: "invalid_request"},
 	}
 	for _, tt := range tests {

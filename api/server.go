@@ -27,8 +27,12 @@ type Config struct {
 
 // Server is jeton's HTTP handler.
 type Server struct {
-	cfg    Config
+	cfg Config
+	// svc serves /token, the admin API and CORS preflights on the token service's database
+	// connections; intro serves /introspect, /revoke and readiness on the main ones, which a
+	// flood of logins cannot take (service.WithTokenStore).
 	svc    *service.Service
+	intro  *service.Service
 	log    *slog.Logger
 	engine *gin.Engine
 }
@@ -42,7 +46,7 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{cfg: cfg, svc: svc, log: log, engine: e}
+	s := &Server{cfg: cfg, svc: svc.ForTokens(), intro: svc, log: log, engine: e}
 
 	e.Use(s.requestID, s.accessLog, s.recover)
 	e.NoMethod(func(c *gin.Context) {
@@ -60,10 +64,11 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found"})
 	})
 
-	oauth := e.Group("/", noStore)
+	oauth := e.Group("/", noStore, varyOrigin)
 	oauth.POST("/token", s.token)
 	oauth.POST("/introspect", s.introspect)
 	oauth.POST("/revoke", s.revoke)
+	s.corsRoutes(e)
 	s.adminRoutes(e)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -107,11 +112,14 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.LogAttrs(c, slog.LevelInfo, "request",
-		slog.String("request_id", requestID(c)), slog.String("method", c.Request.Method),
+	attrs := []slog.Attr{slog.String("request_id", requestID(c)), slog.String("method", c.Request.Method),
 		slog.String("route", route), slog.Int("status", c.Writer.Status()),
 		slog.Duration("latency", time.Since(start)), slog.String("tenant", c.GetString("tenant")),
-		slog.String("ip", clientIP(c)))
+		slog.String("ip", clientIP(c))}
+	if u := c.GetString("user_ip"); u != "" {
+		attrs = append(attrs, slog.String("user_ip", u))
+	}
+	s.log.LogAttrs(c, slog.LevelInfo, "request", attrs...)
 }
 
 // recover turns a panic into a logged server_error instead of a dropped connection.
@@ -129,7 +137,10 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 // clientIP is the one place that decides a request's IP, for throttles, events and logs:
-// the peer, or a forwarded address only from a configured trusted proxy.
+// the peer, or a forwarded address only from a configured trusted proxy. A password grant
+// from a confidential client flagged forwards_user_ip may add its end user's address
+// (Jeton-Forwarded-For), which the access log shows as user_ip and the service counts
+// within the client's tenant only.
 func clientIP(c *gin.Context) string { return c.ClientIP() }
 
 // actor describes an authenticated client making this request, for events.
@@ -142,7 +153,7 @@ func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status":
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c, 2*time.Second)
 	defer cancel()
-	if err := s.svc.Ready(ctx); err != nil {
+	if err := s.intro.Ready(ctx); err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
 		return
 	}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/db"
@@ -15,20 +17,24 @@ func (s *Server) authenticate(c *gin.Context) (form, db.ClientAuth, error) {
 	if err != nil {
 		return nil, db.ClientAuth{}, err
 	}
-	ca, err := s.authenticateForm(c, f)
+	ca, err := s.authenticateForm(c, f, s.intro)
 	return f, ca, err
 }
 
-func (s *Server) authenticateForm(c *gin.Context, f form) (db.ClientAuth, error) {
+// authenticateForm authenticates the client of a parsed form with svc: the token service
+// for /token, the introspection one for /introspect and /revoke, each on its own
+// database connections.
+func (s *Server) authenticateForm(c *gin.Context, f form, svc *service.Service) (db.ClientAuth, error) {
 	cred, err := credentials(c, f)
 	if err != nil {
 		return db.ClientAuth{}, err
 	}
-	ca, err := s.svc.AuthenticateClient(c, cred)
+	ca, err := svc.AuthenticateClient(c, cred)
 	if err != nil {
 		return ca, err
 	}
 	c.Set("tenant", ca.Tenant.Slug)
+	allowOrigin(c, ca.Client)
 	return ca, nil
 }
 
@@ -44,7 +50,7 @@ func (s *Server) token(c *gin.Context) {
 		s.fail(c, badRequest("grant_type is required"))
 		return
 	}
-	ca, err := s.authenticateForm(c, f)
+	ca, err := s.authenticateForm(c, f, s.svc)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -73,7 +79,39 @@ func (s *Server) passwordGrant(c *gin.Context, f form, ca db.ClientAuth) (servic
 	if username == "" || password == "" {
 		return service.TokenResponse{}, badRequest("username and password are required")
 	}
-	return s.svc.PasswordGrant(c, ca, username, password, f.get("scope"), actor(c, ca))
+	l := service.PasswordLogin{Username: username, Password: password, Scope: f.get("scope"), Actor: actor(c, ca)}
+	if ca.Client.ForwardsUserIP && !ca.Client.Public {
+		ip, err := forwardedUserIP(c)
+		if err != nil {
+			return service.TokenResponse{}, err
+		}
+		l.UserIP = ip
+		if ip.IsValid() {
+			c.Set("user_ip", ip.String())
+		}
+	}
+	return s.svc.PasswordGrant(c, ca, l)
+}
+
+// forwardedUserIPHeader carries the end user's address from a confidential client flagged
+// forwards_user_ip (a tenant's backend relaying its users' logins); nobody else's is read.
+const forwardedUserIPHeader = "Jeton-Forwarded-For"
+
+// forwardedUserIP reads the end user's address from Jeton-Forwarded-For: the zero Addr
+// when the header is absent; invalid_request unless it is exactly one IP address.
+func forwardedUserIP(c *gin.Context) (netip.Addr, error) {
+	vals := c.Request.Header.Values(forwardedUserIPHeader)
+	if len(vals) == 0 {
+		return netip.Addr{}, nil
+	}
+	if len(vals) > 1 {
+		return netip.Addr{}, badRequest(forwardedUserIPHeader + " must be one IP address")
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(vals[0]))
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, badRequest(forwardedUserIPHeader + " must be one IP address")
+	}
+	return ip, nil
 }
 
 // RFC 6749 §6: refreshing an access token.

@@ -20,6 +20,10 @@ type Client struct {
 	Scopes         []string
 	DefaultScopes  []string // nil: all of Scopes
 	Introspect     bool
+	AllowedOrigins []string // CORS origins, exact "scheme://host[:port]"
+	// ForwardsUserIP lets a confidential client name its end user's address in the
+	// Jeton-Forwarded-For header of a password grant.
+	ForwardsUserIP bool
 	AccessTTL      *time.Duration
 	RefreshIdleTTL *time.Duration
 	RefreshMaxTTL  *time.Duration
@@ -37,13 +41,13 @@ type Secret struct {
 }
 
 const clientColumns = `c.tenant_id, c.id, c.name, c.public, c.disabled, c.grant_types, c.scopes,
-	c.default_scopes, c.introspect, c.access_ttl_seconds, c.refresh_idle_ttl_seconds,
+	c.default_scopes, c.introspect, c.allowed_origins, c.forwards_user_ip, c.access_ttl_seconds, c.refresh_idle_ttl_seconds,
 	c.refresh_max_ttl_seconds, c.epoch, c.created_at, c.updated_at`
 
 func clientDest(c *Client) (dest []any, finish func()) {
 	var access, idle, max *int64
 	dest = []any{&c.TenantID, &c.ID, &c.Name, &c.Public, &c.Disabled, &c.GrantTypes, &c.Scopes,
-		&c.DefaultScopes, &c.Introspect, &access, &idle, &max, &c.Epoch, &c.CreatedAt, &c.UpdatedAt}
+		&c.DefaultScopes, &c.Introspect, &c.AllowedOrigins, &c.ForwardsUserIP, &access, &idle, &max, &c.Epoch, &c.CreatedAt, &c.UpdatedAt}
 	return dest, func() {
 		c.AccessTTL, c.RefreshIdleTTL, c.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
 	}
@@ -61,8 +65,8 @@ func scanClient(row pgx.Row) (Client, error) {
 
 const createClient = `INSERT INTO clients AS c (tenant_id, id, name, public, grant_types, scopes,
 	default_scopes, introspect, access_ttl_seconds, refresh_idle_ttl_seconds, refresh_max_ttl_seconds,
-	created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ` + clientColumns
+	created_at, updated_at, allowed_origins, forwards_user_ip)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, COALESCE($13::text[], '{}'), $14) RETURNING ` + clientColumns
 
 const insertSecret = `INSERT INTO client_secrets (tenant_id, client_id, hash, created_at) VALUES ($1, $2, $3, $4)`
 
@@ -74,7 +78,7 @@ func (s *Store) CreateClient(ctx context.Context, c Client, secretHash []byte, e
 		var err error
 		out, err = scanClient(tx.QueryRow(ctx, createClient, c.TenantID, c.ID, c.Name, c.Public,
 			c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
-			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At))
+			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP))
 		if err != nil {
 			return translate("create client", err)
 		}
@@ -112,7 +116,8 @@ func (s *Store) ListClients(ctx context.Context, tenant uuid.UUID) ([]Client, er
 const updateClient = `UPDATE clients AS c SET name = $3, disabled = $4,
 	epoch = c.epoch + CASE WHEN $4 AND NOT c.disabled THEN 1 ELSE 0 END,
 	grant_types = $5, scopes = $6, default_scopes = $7, introspect = $8, access_ttl_seconds = $9,
-	refresh_idle_ttl_seconds = $10, refresh_max_ttl_seconds = $11, updated_at = $12
+	refresh_idle_ttl_seconds = $10, refresh_max_ttl_seconds = $11, updated_at = $12, allowed_origins = COALESCE($13::text[], '{}'),
+	forwards_user_ip = $14
 WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 
 // UpdateClient writes c's settable fields and ev; disabling bumps its epoch in the same
@@ -120,7 +125,7 @@ WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 func (s *Store) UpdateClient(ctx context.Context, c Client, ev Event) (Client, error) {
 	return s.clientWrite(ctx, ev, "update client", updateClient, c.TenantID, c.ID, c.Name, c.Disabled,
 		c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
-		toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At)
+		toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP)
 }
 
 const deleteClient = `DELETE FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns

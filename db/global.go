@@ -37,6 +37,19 @@ func (s *Store) ClientForAuth(ctx context.Context, clientID string, now time.Tim
 	return a, nil
 }
 
+// A disabled client or a client of a disabled or deleted tenant allows no origin; the GIN
+// index on allowed_origins serves the containment test.
+const originAllowed = `SELECT EXISTS (SELECT 1 FROM clients c JOIN tenants t ON t.id = c.tenant_id
+WHERE c.allowed_origins @> ARRAY[$1::text] AND NOT c.disabled AND NOT t.disabled AND t.deleted_at IS NULL)`
+
+// OriginAllowed reports whether some live client of any tenant lists origin among its CORS
+// origins: what a preflight, which carries no credentials, can be told.
+func (s *Store) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, originAllowed, origin).Scan(&ok)
+	return ok, translate("origin allowed", err)
+}
+
 // MarkDev records in the database that it is a jeton dev database. It returns whether the
 // mark was there before.
 func (s *Store) MarkDev(ctx context.Context) error {

@@ -75,6 +75,28 @@ func (s *Store) SweepEvents(ctx context.Context, now time.Time, def time.Duratio
 	return s.sweep(ctx, "sweep events", sweepEvents, now, defSeconds, n)
 }
 
+// Throttle rows go once their window (or a pair's back-off memory) has passed.
+const sweepLoginThrottles = `DELETE FROM login_throttles d
+WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM login_throttles t WHERE t.expires_at < $1 LIMIT $2))
+  AND d.expires_at < $1`
+
+// SweepLoginThrottles deletes up to n login throttle counters whose window ended before
+// now and returns how many it deleted, or the database's error.
+func (s *Store) SweepLoginThrottles(ctx context.Context, now time.Time, n int) (int64, error) {
+	return s.sweep(ctx, "sweep login throttles", sweepLoginThrottles, now, n)
+}
+
+const sweepKnownIPs = `DELETE FROM known_ips d
+WHERE (d.tenant_id, d.user_id, d.ip) IN (
+	SELECT k.tenant_id, k.user_id, k.ip FROM known_ips k WHERE k.last_success_at < $1 LIMIT $2)
+  AND d.last_success_at < $1`
+
+// SweepKnownIPs deletes up to n known addresses whose last successful login was before
+// before, and returns how many it deleted, or the database's error.
+func (s *Store) SweepKnownIPs(ctx context.Context, before time.Time, n int) (int64, error) {
+	return s.sweep(ctx, "sweep known addresses", sweepKnownIPs, before, n)
+}
+
 // purgeTenantRows holds, in foreign-key order, the DELETE that removes up to $1 rows of one
 // table belonging to deleted tenants (tenants.deleted_at set). The tenant row itself stays
 // as the tombstone that keeps its slug reserved, and its events age out like any other.

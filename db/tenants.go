@@ -21,6 +21,12 @@ type Tenant struct {
 	RefreshMaxTTL     *time.Duration
 	RefreshReuseGrace time.Duration
 	EventRetention    *time.Duration
+	// Overrides of the deployment's password policy and login throttles; nil means the
+	// deployment's setting.
+	MinPasswordLength *int
+	LoginBackoffAfter *int // failures of a (username, address) pair before back-off
+	LoginUserLimit    *int // failures of a username per window before unknown addresses are refused
+	LoginIPLimit      *int // failures from one address per window
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	DeletedAt         *time.Time
@@ -28,7 +34,8 @@ type Tenant struct {
 
 const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.access_ttl_seconds,
 	t.refresh_idle_ttl_seconds, t.refresh_max_ttl_seconds, t.refresh_reuse_grace_seconds,
-	t.event_retention_seconds, t.created_at, t.updated_at, t.deleted_at`
+	t.event_retention_seconds, t.min_password_length, t.login_backoff_after, t.login_user_limit,
+	t.login_ip_limit, t.created_at, t.updated_at, t.deleted_at`
 
 // tenantDest returns scan destinations for tenantColumns into t; finish converts the
 // seconds columns once the row is scanned.
@@ -36,7 +43,8 @@ func tenantDest(t *Tenant) (dest []any, finish func()) {
 	var access, idle, max, retention *int64
 	var grace int64
 	dest = []any{&t.ID, &t.Slug, &t.Name, &t.Disabled, &t.Epoch, &access, &idle, &max, &grace,
-		&retention, &t.CreatedAt, &t.UpdatedAt, &t.DeletedAt}
+		&retention, &t.MinPasswordLength, &t.LoginBackoffAfter, &t.LoginUserLimit, &t.LoginIPLimit,
+		&t.CreatedAt, &t.UpdatedAt, &t.DeletedAt}
 	return dest, func() {
 		t.AccessTTL, t.RefreshIdleTTL, t.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
 		t.RefreshReuseGrace = time.Duration(grace) * time.Second
@@ -98,7 +106,8 @@ func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
 const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
 	epoch = t.epoch + CASE WHEN $3 AND NOT t.disabled THEN 1 ELSE 0 END,
 	access_ttl_seconds = $4, refresh_idle_ttl_seconds = $5, refresh_max_ttl_seconds = $6,
-	refresh_reuse_grace_seconds = $7, event_retention_seconds = $8, updated_at = $9
+	refresh_reuse_grace_seconds = $7, event_retention_seconds = $8, updated_at = $9,
+	min_password_length = $10, login_backoff_after = $11, login_user_limit = $12, login_ip_limit = $13
 WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING ` + tenantColumns
 
 // UpdateTenant writes t's settable fields and its event. It returns ErrNotFound for a
@@ -109,7 +118,8 @@ func (s *Store) UpdateTenant(ctx context.Context, t Tenant, ev Event) (Tenant, e
 		var err error
 		out, err = scanTenant(tx.QueryRow(ctx, updateTenant, t.ID, t.Name, t.Disabled,
 			toSeconds(t.AccessTTL), toSeconds(t.RefreshIdleTTL), toSeconds(t.RefreshMaxTTL),
-			int64(t.RefreshReuseGrace/time.Second), toSeconds(t.EventRetention), ev.At))
+			int64(t.RefreshReuseGrace/time.Second), toSeconds(t.EventRetention), ev.At,
+			t.MinPasswordLength, t.LoginBackoffAfter, t.LoginUserLimit, t.LoginIPLimit))
 		if err != nil {
 			return translate("update tenant", err)
 		}

@@ -104,6 +104,23 @@ func (s *Store) SetPassword(ctx context.Context, tenant, id uuid.UUID, hash stri
 	return s.userWrite(ctx, ev, "set password", setPassword, tenant, id, hash, ev.At)
 }
 
+// The hash is replaced only if it is still the one verified and the epoch has not moved:
+// a password set meanwhile stays. The epoch is left alone, so no token dies.
+const rehashPassword = `UPDATE users SET password_hash = $5
+WHERE tenant_id = $1 AND id = $2 AND password_hash = $3 AND epoch = $4`
+
+// RehashPassword replaces the user's password hash verified, under epoch, with hash (the
+// same password under the current parameters) in one conditional UPDATE, revoking
+// nothing. It reports whether it replaced it: false when the password or the epoch changed
+// meanwhile, or the user is gone. It returns the database's error.
+func (s *Store) RehashPassword(ctx context.Context, tenant, id uuid.UUID, verified string, epoch int64, hash string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, rehashPassword, tenant, id, verified, epoch, hash)
+	if err != nil {
+		return false, translate("rehash password", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // BumpUserEpoch revokes every token of the user and writes ev. It returns the epoch before
 // the bump, or ErrNotFound.
 func (s *Store) BumpUserEpoch(ctx context.Context, tenant, id uuid.UUID, ev Event) (int64, error) {

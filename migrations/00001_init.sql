@@ -20,6 +20,12 @@ CREATE TABLE tenants (
     refresh_max_ttl_seconds     bigint CHECK (refresh_max_ttl_seconds > 0),
     refresh_reuse_grace_seconds bigint NOT NULL DEFAULT 0 CHECK (refresh_reuse_grace_seconds BETWEEN 0 AND 60),
     event_retention_seconds     bigint CHECK (event_retention_seconds > 0),
+    -- Overrides of the deployment's password policy and login throttles (NULL: the
+    -- default); jeton keeps each within the deployment's maximum.
+    min_password_length         integer CHECK (min_password_length BETWEEN 8 AND 64),
+    login_backoff_after         integer CHECK (login_backoff_after > 0),
+    login_user_limit            integer CHECK (login_user_limit > 0),
+    login_ip_limit              integer CHECK (login_ip_limit > 0),
     created_at                  timestamptz NOT NULL,
     updated_at                  timestamptz NOT NULL,
     deleted_at                  timestamptz
@@ -50,6 +56,10 @@ CREATE TABLE clients (
     scopes                   text[] NOT NULL DEFAULT '{}',
     default_scopes           text[],  -- NULL: all allowed scopes
     introspect               boolean NOT NULL DEFAULT false,
+    allowed_origins          text[] NOT NULL DEFAULT '{}',  -- CORS: exact scheme://host[:port]
+    -- A confidential client relaying its users' logins may name each user's address in
+    -- Jeton-Forwarded-For; nobody else's header is read.
+    forwards_user_ip         boolean NOT NULL DEFAULT false,
     access_ttl_seconds       bigint CHECK (access_ttl_seconds > 0),
     refresh_idle_ttl_seconds bigint CHECK (refresh_idle_ttl_seconds > 0),
     refresh_max_ttl_seconds  bigint CHECK (refresh_max_ttl_seconds > 0),
@@ -57,8 +67,11 @@ CREATE TABLE clients (
     created_at               timestamptz NOT NULL,
     updated_at               timestamptz NOT NULL,
     UNIQUE (tenant_id, id),
-    CHECK (NOT (public AND 'client_credentials' = ANY (grant_types)))
+    CHECK (NOT (public AND 'client_credentials' = ANY (grant_types))),
+    CHECK (NOT (public AND forwards_user_ip))
 );
+-- A CORS preflight asks whether any client of the deployment allows an origin.
+CREATE INDEX clients_allowed_origins ON clients USING gin (allowed_origins);
 
 -- Only SHA-256 of a client secret is stored. expires_at is set on the previous secret
 -- when a rotation keeps it valid for a while.
@@ -156,8 +169,47 @@ CREATE INDEX events_at ON events (at);
 -- The admin API's user and client filters; events without a user or client stay out.
 CREATE INDEX events_tenant_user ON events (tenant_id, user_id, id DESC) WHERE user_id <> '';
 CREATE INDEX events_tenant_client ON events (tenant_id, client_id, id DESC) WHERE client_id <> '';
+-- Refused (throttled) logins are one event per tenant, username, address and window, whose
+-- detail counts the attempts: a flood cannot add a row per request.
+CREATE UNIQUE INDEX events_login_throttled ON events (tenant_id, subject_name, client_ip, (detail->>'window'))
+    WHERE kind = 'login_throttled';
+
+-- Failed password logins, counted before each verification (a reservation) and settled by
+-- its outcome. kind 'p' is one (username, address) pair: its back-off blocks the pair until
+-- blocked_until; 'u' is one username and 'i' one address, each refused past a limit until
+-- expires_at. tenant_id is NULL only for 'i' rows of the cross-tenant count of connection
+-- (or trusted proxy) addresses. ip is the address as counted: an IPv6 address by its /64,
+-- or "client_id address" for a confidential client that does not forward its users'
+-- addresses. Rows go when expires_at passes (the sweeper).
+CREATE TABLE login_throttles (
+    tenant_id     uuid,
+    kind          "char" NOT NULL CHECK (kind IN ('p', 'u', 'i')),
+    username      text NOT NULL,  -- '' for 'i'
+    ip            text NOT NULL,  -- '' for 'u'
+    failures      integer NOT NULL,  -- failed and in-flight attempts in the window
+    refused       integer NOT NULL,  -- attempts refused since the last one let through
+    blocked_until timestamptz,       -- 'p': the back-off
+    expires_at    timestamptz NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (kind, ip, username, tenant_id),
+    CHECK (tenant_id IS NOT NULL OR kind = 'i')
+);
+CREATE INDEX login_throttles_expires_at ON login_throttles (expires_at);
+
+-- The addresses (counted as in login_throttles) from which a user logged in successfully:
+-- the per-username limit never refuses them while last_success_at is recent.
+CREATE TABLE known_ips (
+    tenant_id       uuid NOT NULL,
+    user_id         uuid NOT NULL,
+    ip              text NOT NULL,
+    last_success_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, ip),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX known_ips_last_success_at ON known_ips (last_success_at);
 
 -- +goose Down
+DROP TABLE known_ips;
+DROP TABLE login_throttles;
 DROP TABLE events;
 DROP TABLE admin_keys;
 DROP TABLE tokens;

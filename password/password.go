@@ -30,6 +30,10 @@ const (
 	keyLen  = 32
 )
 
+// MaxMemory is the largest argon2id memory parameter, in KiB (1 GiB), that Parse accepts
+// and so that Verify will spend on one verification.
+const MaxMemory = 1 << 20
+
 // ErrMalformedHash is returned for a stored string that is not an argon2id PHC string jeton
 // can verify.
 var ErrMalformedHash = errors.New("malformed argon2id PHC string")
@@ -96,8 +100,9 @@ func Parse(phc string) (Params, []byte, []byte, error) {
 			return p, nil, nil, ErrMalformedHash
 		}
 	}
-	// Bounds keep a corrupt or hostile row from asking for absurd work.
-	if p.Time < 1 || p.Time > 64 || p.Threads < 1 || p.Memory < 8*uint32(p.Threads) || p.Memory > 4<<20 {
+	// Bounds keep a corrupt or hostile row from asking for absurd work: each verification
+	// allocates m KiB, and the hashing pool's memory bound assumes sane rows.
+	if p.Time < 1 || p.Time > 64 || p.Threads < 1 || p.Memory < 8*uint32(p.Threads) || p.Memory > MaxMemory {
 		return p, nil, nil, ErrMalformedHash
 	}
 	enc := base64.RawStdEncoding

@@ -14,7 +14,8 @@ import (
 // key reaches what it names, then calls the same method the CLI calls, with the key as the
 // actor. A global key reaches everything. A tenant key reaches only its tenant: anything
 // else is ErrNotFound, exactly as if it did not exist; within its tenant it may not create,
-// delete, rename, disable or enable tenants, nor read the global stream (ForbiddenError).
+// delete, rename, disable or enable tenants, read the global stream, or set a client's
+// forwards_user_ip (ForbiddenError).
 type Admin struct {
 	s     *Service
 	key   AdminKey
@@ -46,8 +47,9 @@ func (a Admin) global(what string) error {
 }
 
 // TenantKeyFields are the tenant settings a tenant key may change (db.Tenant field names):
-// its lifetimes and thresholds, each within the configured maxima.
-var TenantKeyFields = []string{"AccessTTL", "RefreshIdleTTL", "RefreshMaxTTL", "RefreshReuseGrace", "EventRetention"}
+// its lifetimes, password policy and login thresholds, each within the configured bounds.
+var TenantKeyFields = []string{"AccessTTL", "RefreshIdleTTL", "RefreshMaxTTL", "RefreshReuseGrace", "EventRetention",
+	"MinPasswordLength", "LoginBackoffAfter", "LoginUserLimit", "LoginIPLimit"}
 
 // Tenants lists the live tenants the key reaches: all of them, or a tenant key's own.
 func (a Admin) Tenants(ctx context.Context) ([]db.Tenant, error) {
@@ -204,10 +206,17 @@ func (a Admin) RevokeUserTokens(ctx context.Context, slug string, id uuid.UUID) 
 	return a.s.RevokeUserTokens(ctx, a.actor, slug, id.String())
 }
 
-// CreateClient is Service.CreateClient.
+// CreateClient is Service.CreateClient. A client that forwards its users' addresses
+// (ForwardsUserIP) needs a global key: its header feeds the throttles, so the tenant must
+// not vouch for itself.
 func (a Admin) CreateClient(ctx context.Context, slug string, spec ClientSpec) (db.Client, string, error) {
 	if err := a.in(slug); err != nil {
 		return db.Client{}, "", err
+	}
+	if spec.ForwardsUserIP {
+		if err := a.global("setting forwards_user_ip"); err != nil {
+			return db.Client{}, "", err
+		}
 	}
 	return a.s.CreateClient(ctx, a.actor, slug, spec)
 }
@@ -244,10 +253,28 @@ func (a Admin) TenantSecrets(ctx context.Context, slug string) (map[string][]db.
 	return a.s.TenantSecrets(ctx, slug)
 }
 
-// UpdateClient is Service.UpdateClient.
+// UpdateClient is Service.UpdateClient. A tenant key's change to ForwardsUserIP is a
+// ForbiddenError, and its other changes never move that flag.
 func (a Admin) UpdateClient(ctx context.Context, slug, clientID string, change func(*db.Client)) (db.Client, error) {
 	if err := a.in(slug); err != nil {
 		return db.Client{}, err
+	}
+	if a.key.Tenant != nil {
+		cur, err := a.s.Client(ctx, slug, clientID)
+		if err != nil {
+			return cur, err
+		}
+		probe := cur
+		change(&probe)
+		if probe.ForwardsUserIP != cur.ForwardsUserIP {
+			return cur, a.global("setting forwards_user_ip")
+		}
+		inner := change
+		change = func(c *db.Client) {
+			pinned := c.ForwardsUserIP
+			inner(c)
+			c.ForwardsUserIP = pinned
+		}
 	}
 	return a.s.UpdateClient(ctx, a.actor, slug, clientID, change)
 }

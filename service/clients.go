@@ -16,6 +16,8 @@ import (
 const MaxSecretOverlap = 7 * 24 * time.Hour
 
 // ClientSpec is what creating a client takes. DefaultScopes nil means all of Scopes.
+// AllowedOrigins are the CORS origins whose browser pages may call the OAuth endpoints as
+// this client (see ValidOrigin).
 type ClientSpec struct {
 	Name           string
 	Public         bool
@@ -23,6 +25,8 @@ type ClientSpec struct {
 	Scopes         []string
 	DefaultScopes  []string
 	Introspect     bool
+	AllowedOrigins []string
+	ForwardsUserIP bool // a confidential client relaying its users' logins (Jeton-Forwarded-For)
 	AccessTTL      *time.Duration
 	RefreshIdleTTL *time.Duration
 	RefreshMaxTTL  *time.Duration
@@ -42,7 +46,7 @@ func (s *Service) CreateClient(ctx context.Context, actor db.Actor, slug string,
 	}
 	c := db.Client{TenantID: t.ID, ID: id, Name: spec.Name, Public: spec.Public,
 		GrantTypes: nonNil(spec.GrantTypes), Scopes: nonNil(spec.Scopes), DefaultScopes: spec.DefaultScopes,
-		Introspect: spec.Introspect, AccessTTL: spec.AccessTTL, RefreshIdleTTL: spec.RefreshIdleTTL,
+		Introspect: spec.Introspect, AllowedOrigins: nonNil(spec.AllowedOrigins), ForwardsUserIP: spec.ForwardsUserIP, AccessTTL: spec.AccessTTL, RefreshIdleTTL: spec.RefreshIdleTTL,
 		RefreshMaxTTL: spec.RefreshMaxTTL}
 	if err := s.validClient(c); err != nil {
 		return db.Client{}, "", err
@@ -83,7 +87,7 @@ func (s *Service) UpdateClient(ctx context.Context, actor db.Actor, slug, client
 	before := c
 	change(&c)
 	c.TenantID, c.ID, c.Public = before.TenantID, before.ID, before.Public // immutable
-	c.GrantTypes, c.Scopes = nonNil(c.GrantTypes), nonNil(c.Scopes)
+	c.GrantTypes, c.Scopes, c.AllowedOrigins = nonNil(c.GrantTypes), nonNil(c.Scopes), nonNil(c.AllowedOrigins)
 	if err := s.validClient(c); err != nil {
 		return c, err
 	}
@@ -145,6 +149,9 @@ func (s *Service) validClient(c db.Client) error {
 	if c.Public && c.Introspect {
 		return invalid("introspect", "a public client cannot introspect")
 	}
+	if c.Public && c.ForwardsUserIP {
+		return invalid("forwards_user_ip", "a public client cannot forward its users' addresses")
+	}
 	if err := validScopes("scopes", c.Scopes); err != nil {
 		return err
 	}
@@ -155,6 +162,9 @@ func (s *Service) validClient(c db.Client) error {
 		if !slices.Contains(c.Scopes, d) {
 			return invalid("default_scopes", fmt.Sprintf("default scope %q is not an allowed scope", d))
 		}
+	}
+	if err := validOrigins("allowed_origins", c.AllowedOrigins); err != nil {
+		return err
 	}
 	if err := s.validLifetimes(c.AccessTTL, c.RefreshIdleTTL, c.RefreshMaxTTL); err != nil {
 		return err

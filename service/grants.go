@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -100,49 +102,125 @@ func (s *Service) newToken(k tokens.Kind, expires time.Time) (string, db.NewToke
 
 func allows(c db.Client, grant string) bool { return slices.Contains(c.GrantTypes, grant) }
 
+// MaxPasswordBytes bounds a password, before anything is done with it (NIST SP 800-63B-4
+// lets verifiers set a maximum of at least 64 characters).
+const MaxPasswordBytes = 1024
+
+// PasswordLogin is one resource owner password credentials request (RFC 6749 §4.3.2).
+type PasswordLogin struct {
+	Username, Password, Scope string
+	// Actor is the authenticated client; its IP is the request's address (the connection's,
+	// or a trusted proxy's X-Forwarded-For).
+	Actor db.Actor
+	// UserIP is the end user's address, from the Jeton-Forwarded-For header of a
+	// confidential client flagged forwards_user_ip; the zero Addr when there is none. It is
+	// ignored for any other client.
+	UserIP netip.Addr
+}
+
 // PasswordGrant runs the resource owner password credentials grant (RFC 6749 §4.3) for an
 // authenticated client. Unknown user, wrong password and disabled user are the same
-// ErrInvalidGrant after the same work. Other errors: ErrUnauthorizedClient,
-// ErrInvalidScope (as a ValidationError), ErrInvalidRequest.
-func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, username, pw, scope string, actor db.Actor) (TokenResponse, error) {
+// ErrInvalidGrant after the same work, padded to the same time. Before any verification
+// the attempt is admitted to the hashing pool (ErrBusy when it is full) and counted on the
+// brute-force throttles (a *ThrottledError when they refuse it). Other errors:
+// ErrUnauthorizedClient, ErrInvalidScope (as a ValidationError), the context's error when
+// the client went away while waiting for a hashing worker, and the database's.
+func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l PasswordLogin) (TokenResponse, error) {
 	if !allows(ca.Client, GrantPassword) {
 		return TokenResponse{}, ErrUnauthorizedClient
 	}
-	scopes, err := clientScope(ca.Client, scope)
+	scopes, err := clientScope(ca.Client, l.Scope)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	u, reason, err := s.verifyUser(ctx, ca.Tenant.ID, username, pw)
+	name, err := NormalizeUsername(l.Username)
+	if err != nil || len(l.Password) > MaxPasswordBytes {
+		// No user has such a name or password: refused before any hashing or counting,
+		// whoever is asked about, so the speed says nothing about users.
+		return TokenResponse{}, ErrInvalidGrant
+	}
+	ticket, err := s.hasher.Admit()
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if reason != "" {
+	defer ticket.Release()
+
+	now := s.Now()
+	o := originOf(ca, name, l)
+	actor := l.Actor
+	actor.IP = o.actorIP
+	res, err := s.store.ReserveLogin(ctx, o.counters, s.cfg.Throttle.limits(ca.Tenant, o.server), now)
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
+	}
+	if res.Refused {
+		return TokenResponse{}, s.refuse(ctx, ca, o, actor, res, now)
+	}
+	u, verdict, err := s.verifyUser(ctx, ticket, ca.Tenant.ID, name, l.Password)
+	if err != nil {
+		s.giveBack(ctx, o.counters)
+		return TokenResponse{}, err
+	}
+	if verdict.reason != "" {
+		// A wrong password keeps its unit on the counters.
 		ev := s.event("login_failure", actor, &ca.Tenant)
-		ev.ClientID, ev.SubjectType, ev.SubjectName = ca.Client.ID, "username", username
+		ev.ClientID, ev.SubjectType, ev.SubjectName = ca.Client.ID, "username", name
 		if u.ID != uuid.Nil {
 			ev.UserID, ev.SubjectID = u.ID.String(), u.ID.String()
 		}
-		ev.Detail = map[string]any{"reason": reason}
+		ev.Detail = map[string]any{"reason": verdict.reason}
+		if o.via != "" {
+			ev.Detail["forwarded_by"] = o.via
+		}
 		if err := s.store.RecordEvent(ctx, ev); err != nil {
 			return TokenResponse{}, err
 		}
 		return TokenResponse{}, ErrInvalidGrant
 	}
-	if scopes, err = userScope(scopes, u, scope != ""); err != nil {
+	if scopes, err = userScope(scopes, u, l.Scope != ""); err != nil {
+		s.giveBack(ctx, o.counters)
 		return TokenResponse{}, err
 	}
 	if s.afterVerify != nil {
 		s.afterVerify()
 	}
 
-	now := s.Now()
+	resp, login, err := s.newLogin(ca, u, scopes, actor, now)
+	if err != nil {
+		s.giveBack(ctx, o.counters)
+		return TokenResponse{}, err
+	}
+	if o.via != "" {
+		login.Event.Detail["forwarded_by"] = o.via
+	}
+	if err := s.store.IssueLogin(ctx, login); err != nil {
+		s.giveBack(ctx, o.counters)
+		if errors.Is(err, db.ErrStale) {
+			return TokenResponse{}, ErrInvalidGrant
+		}
+		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
+	}
+	// The tokens are issued: what follows may fail without failing the login.
+	if err := s.store.LoginSucceeded(ctx, o.counters, u.ID, now); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "login success not settled", slog.String("err", err.Error()))
+	}
+	if verdict.rehash != "" {
+		if _, err := s.store.RehashPassword(ctx, ca.Tenant.ID, u.ID, u.PasswordHash, u.Epoch, verdict.rehash); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "password not rehashed", slog.String("err", err.Error()))
+		}
+	}
+	return resp, nil
+}
+
+// newLogin mints the tokens of a successful login of u and the row that records them.
+func (s *Service) newLogin(ca db.ClientAuth, u db.User, scopes []string, actor db.Actor, now time.Time) (TokenResponse, db.Login, error) {
 	accessTTL, idleTTL, maxTTL := s.lifetimes(ca)
 	sessionExp := now.Add(maxTTL)
 	// No token outlives its session.
 	accessExp := minTime(now.Add(accessTTL), sessionExp)
 	at, access, err := s.newToken(tokens.Access, accessExp)
 	if err != nil {
-		return TokenResponse{}, err
+		return TokenResponse{}, db.Login{}, err
 	}
 	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessExp.Sub(now) / time.Second),
 		Scope: strings.Join(scopes, " ")}
@@ -155,7 +233,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, username,
 	if allows(ca.Client, GrantRefreshToken) {
 		rt, refresh, err := s.newToken(tokens.Refresh, minTime(now.Add(idleTTL), sessionExp))
 		if err != nil {
-			return TokenResponse{}, err
+			return TokenResponse{}, db.Login{}, err
 		}
 		resp.RefreshToken, login.Refresh = rt, &refresh
 	}
@@ -163,45 +241,69 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, username,
 	login.Event.ClientID, login.Event.UserID = ca.Client.ID, u.ID.String()
 	login.Event.SubjectType, login.Event.SubjectID, login.Event.SubjectName = "session", login.SessionID.String(), u.Username
 	login.Event.Detail = map[string]any{"jti": access.ID.String(), "scope": resp.Scope}
-	if err := s.store.IssueLogin(ctx, login); err != nil {
-		if errors.Is(err, db.ErrStale) {
-			return TokenResponse{}, ErrInvalidGrant
-		}
-		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
-	}
-	return resp, nil
+	return resp, login, nil
 }
 
-// verifyUser finds the user and verifies the password, doing one argon2id verification on
-// every path. reason is empty on success, else why it failed (kept internal).
-func (s *Service) verifyUser(ctx context.Context, tenant uuid.UUID, username, pw string) (db.User, string, error) {
-	hash, reason := s.dummy, ""
-	var u db.User
-	name, err := NormalizeUsername(username)
-	if err != nil {
-		reason = "invalid_username"
-	} else if u, err = s.store.UserByUsername(ctx, tenant, name); errors.Is(err, db.ErrNotFound) {
-		reason = "unknown_user"
-	} else if err != nil {
-		return u, "", fmt.Errorf("password grant: %w", err)
-	} else {
+// verdict is what verifying a login decided: reason is empty on success, else why it
+// failed (kept internal); rehash, after a success, is the password hashed anew under the
+// current parameters when the stored hash used others.
+type verdict struct {
+	reason string
+	rehash string
+}
+
+// verifyUser finds the user and verifies the password on a hashing worker, doing one
+// argon2id verification on every path (against the dummy hash for an unknown user) and
+// padding every failure to the time of the slowest parameters stored. No database
+// connection is held while it waits for the worker or hashes. It returns the context's
+// error when the client went away while waiting, and the database's.
+func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, tenant uuid.UUID, name, pw string) (db.User, verdict, error) {
+	var v verdict
+	hash := s.dummy
+	u, err := s.store.UserByUsername(ctx, tenant, name)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		v.reason = "unknown_user"
+	case err != nil:
+		return u, v, fmt.Errorf("password grant: %w", err)
+	default:
 		hash = u.PasswordHash
 	}
-	if len(pw) > 1024 {
-		// Never hash attacker-sized input; hash the dummy input instead to keep the timing.
-		pw, reason = "", "password_too_long"
+	var ok bool
+	var took time.Duration
+	var verr error
+	err = ticket.Run(ctx, func() {
+		if s.duringHash != nil {
+			s.duringHash()
+		}
+		start := time.Now()
+		ok, verr = password.Verify(pw, hash)
+		took = time.Since(start)
+		if ok && v.reason == "" && !u.Disabled && password.NeedsRehash(hash, s.cfg.Hash) {
+			v.rehash, _ = password.Hash(pw, s.cfg.Hash, s.rand) // on failure the old hash stays
+		}
+	})
+	ticket.Release()
+	if err != nil {
+		return u, v, err
 	}
-	ok, err := password.Verify(pw, hash)
+	if p, _, _, err := password.Parse(hash); err == nil {
+		s.pad.observe(p, took)
+	}
 	switch {
-	case err != nil && reason == "":
-		reason = "unverifiable_hash"
-	case reason != "":
+	case verr != nil && v.reason == "":
+		v.reason = "unverifiable_hash"
+	case v.reason != "":
 	case !ok:
-		reason = "wrong_password"
+		v.reason = "wrong_password"
 	case u.Disabled:
-		reason = "user_disabled"
+		v.reason = "user_disabled"
 	}
-	return u, reason, nil
+	if v.reason != "" {
+		v.rehash = ""
+		s.pad.wait(ctx, took)
+	}
+	return u, v, nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/jeton-auth/jeton/db"
@@ -25,6 +26,15 @@ type Config struct {
 	MinPasswordLength int
 	SweepBatch        int // rows the sweeper deletes per statement
 
+	// HashWorkers bounds concurrent argon2id computations (0: one per CPU, GOMAXPROCS);
+	// HashQueue bounds the logins waiting for one (0: 64 per worker). A login finding the
+	// queue full is refused with ErrBusy before any work.
+	HashWorkers int
+	HashQueue   int
+	// Throttle limits failed password logins; tenants may override its thresholds within
+	// its maxima.
+	Throttle Throttle
+
 	// The maxima bound the lifetime and retention overrides of tenants and clients, so a
 	// tenant's own admin key cannot stretch them past what the deployment allows. 0 means
 	// no bound beyond ten years.
@@ -38,9 +48,10 @@ type Config struct {
 // 14-day refresh idle and 90-day session lifetimes, 90 days of events, 15-character
 // passwords (NIST SP 800-63B-4 for single-factor passwords), sweeper batches of 1000 rows;
 // overrides of at most 24 hours for access tokens, 90 days of refresh idleness, a year of
-// session and a year of events.
+// session and a year of events; the login throttles of DefaultThrottle.
 func DefaultConfig() Config {
 	return Config{
+		Throttle:          DefaultThrottle(),
 		Hash:              password.OWASP,
 		AccessTTL:         15 * time.Minute,
 		RefreshIdleTTL:    14 * 24 * time.Hour,
@@ -64,11 +75,18 @@ type Service struct {
 	log   *slog.Logger
 	dummy string // a hash of a random password: what unknown users are verified against
 
+	hasher *password.Pool // every argon2id computation runs on it
+	pad    *failurePad    // pads failed verifications to the slowest parameters stored
+	// tokenStore, when set, is the store /token and the admin API use (ForTokens).
+	tokenStore *db.Store
+
 	// afterVerify, when set by tests, runs between a successful password verification and
 	// the token's conditional INSERT.
 	afterVerify func()
 	// duringSweep, when set by tests, runs inside a sweep pass while it holds the lock.
 	duringSweep func()
+	// duringHash, when set by tests, runs on a hashing worker before a login's verification.
+	duringHash func()
 }
 
 // Option adjusts a Service at construction.
@@ -84,17 +102,38 @@ func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
 // it logs nothing.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
+// WithTokenStore makes /token and the admin API run their queries on store, a pool of
+// database connections of their own (ForTokens), so that a flood of logins or admin work
+// cannot take the connections introspection needs. Without it everything shares one store.
+func WithTokenStore(store *db.Store) Option { return func(s *Service) { s.tokenStore = store } }
+
+// WithDuringHash installs a hook that runs on a hashing worker before each login's
+// verification, so tests can hold the worker busy.
+func WithDuringHash(f func()) Option { return func(s *Service) { s.duringHash = f } }
+
 // WithAfterVerify installs a hook that runs after a login's password was verified and
 // before its tokens are written, so tests can change state in between.
 func WithAfterVerify(f func()) Option { return func(s *Service) { s.afterVerify = f } }
 
 // New returns a Service. It returns an error only if it cannot make the dummy hash.
 func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
+	if cfg.Throttle == (Throttle{}) {
+		cfg.Throttle = DefaultThrottle()
+	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader,
-		log: slog.New(slog.DiscardHandler)}
+		log: slog.New(slog.DiscardHandler), pad: &failurePad{}}
 	for _, o := range opts {
 		o(s)
 	}
+	workers := cfg.HashWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	queue := cfg.HashQueue
+	if queue <= 0 {
+		queue = 64 * workers
+	}
+	s.hasher = password.NewPool(workers, queue)
 	var pw [32]byte
 	if _, err := io.ReadFull(s.rand, pw[:]); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
@@ -106,6 +145,24 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 	s.dummy = dummy
 	return s, nil
 }
+
+// ForTokens returns the service that /token and the admin API use: this one, on the store
+// given to WithTokenStore if there was one. Both share the hashing pool and everything else.
+func (s *Service) ForTokens() *Service {
+	if s.tokenStore == nil {
+		return s
+	}
+	c := *s
+	c.store, c.tokenStore = s.tokenStore, nil
+	return &c
+}
+
+// HashWorkers returns how many argon2id computations may run at once.
+func (s *Service) HashWorkers() int { return s.hasher.Workers() }
+
+// HashRuns returns how many times the hashing pool ran a password verification (with its
+// rehash) or a password hash since the service started.
+func (s *Service) HashRuns() int64 { return s.hasher.Runs() }
 
 // Now returns the service clock's time, truncated to PostgreSQL's microseconds.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

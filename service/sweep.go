@@ -28,6 +28,9 @@ type SweepStats struct {
 	// TenantRows counts rows of deleted tenants (tokens, sessions, client secrets, clients,
 	// users, admin keys).
 	TenantRows int64
+	// Throttles counts login throttle counters past their window, and known addresses
+	// without a successful login within Throttle.KnownFor.
+	Throttles int64
 }
 
 // Sweep runs one cleanup pass, unless another instance is running one: it takes a
@@ -35,8 +38,9 @@ type SweepStats struct {
 // in batches of Config.SweepBatch rows until a batch comes back short: expired tokens
 // (a used refresh token stays until its own expiry, as long as reuse detection needs it),
 // sessions past their absolute lifetime, revoked sessions with no token left, events older
-// than their tenant's retention (else Config.EventRetention), and the rows of deleted
-// tenants. Time is the service clock's at the start of the pass. It returns the counts so
+// than their tenant's retention (else Config.EventRetention), the rows of deleted
+// tenants, login throttle counters past their window and known login addresses older than
+// Throttle.KnownFor. Time is the service clock's at the start of the pass. It returns the counts so
 // far with the first database error, or ctx's error.
 func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 	var st SweepStats
@@ -61,6 +65,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 				return s.store.SweepEvents(ctx, now, s.cfg.EventRetention, batch)
 			}},
 			{&st.TenantRows, func(ctx context.Context) (int64, error) { return s.store.PurgeDeletedTenants(ctx, batch) }},
+			{&st.Throttles, func(ctx context.Context) (int64, error) { return s.store.SweepLoginThrottles(ctx, now, batch) }},
+			{&st.Throttles, func(ctx context.Context) (int64, error) {
+				return s.store.SweepKnownIPs(ctx, now.Add(-s.cfg.Throttle.KnownFor), batch)
+			}},
 		}
 		for _, step := range steps {
 			for {
@@ -100,13 +108,15 @@ func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 		case err != nil:
 			s.log.LogAttrs(ctx, slog.LevelError, "sweep failed", slog.String("err", err.Error()),
 				slog.Int64("tokens", st.Tokens), slog.Int64("sessions", st.Sessions),
-				slog.Int64("events", st.Events), slog.Int64("tenant_rows", st.TenantRows))
+				slog.Int64("events", st.Events), slog.Int64("tenant_rows", st.TenantRows),
+				slog.Int64("throttles", st.Throttles))
 		case st.Skipped:
 			s.log.LogAttrs(ctx, slog.LevelDebug, "sweep skipped: another instance holds the lock")
 		default:
 			s.log.LogAttrs(ctx, slog.LevelInfo, "sweep done",
 				slog.Int64("tokens", st.Tokens), slog.Int64("sessions", st.Sessions),
-				slog.Int64("events", st.Events), slog.Int64("tenant_rows", st.TenantRows))
+				slog.Int64("events", st.Events), slog.Int64("tenant_rows", st.TenantRows),
+				slog.Int64("throttles", st.Throttles))
 		}
 		select {
 		case <-ctx.Done():

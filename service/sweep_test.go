@@ -83,7 +83,7 @@ func (e *sweepEnv) advance(d time.Duration) {
 
 func (e *sweepEnv) login() TokenResponse {
 	e.t.Helper()
-	r, err := e.svc.PasswordGrant(context.Background(), e.app, "alice", alicePassword, "", cli)
+	r, err := e.svc.PasswordGrant(context.Background(), e.app, PasswordLogin{Username: "alice", Password: alicePassword, Actor: cli})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -261,7 +261,9 @@ func TestSweepPass(t *testing.T) {
 
 	e.advance(2 * day) // access tokens expired, b's events past retention
 	st := e.mustSweep()
-	want := SweepStats{Tokens: 3, Events: int64(bEvents), TenantRows: 3} // client, its secret, carol
+	// Throttles: the logins' username and address counters, past their hour; the address
+	// alice logged in from stays known for 30 days.
+	want := SweepStats{Tokens: 3, Events: int64(bEvents), TenantRows: 3, Throttles: 2} // client, its secret, carol
 	if st != want {
 		t.Errorf("after 2 days: %+v, want %+v", st, want)
 	}
@@ -271,12 +273,13 @@ func TestSweepPass(t *testing.T) {
 
 	e.advance(89 * day) // refresh tokens and sessions ended; everything older than 30 days
 	st = e.mustSweep()
-	if st.Tokens != 3 || st.Sessions != 3 || st.Events == 0 {
-		t.Errorf("after 91 days: %+v, want 3 tokens, 3 sessions and the old events", st)
+	if st.Tokens != 3 || st.Sessions != 3 || st.Events == 0 || st.Throttles != 1 {
+		t.Errorf("after 91 days: %+v, want 3 tokens, 3 sessions, the old events and the known address", st)
 	}
 	if n := e.count(`SELECT count(*) FROM sessions`) + e.count(`SELECT count(*) FROM tokens`) +
-		e.count(`SELECT count(*) FROM events`); n != 0 {
-		t.Errorf("%d sessions, tokens and events left", n)
+		e.count(`SELECT count(*) FROM events`) + e.count(`SELECT count(*) FROM login_throttles`) +
+		e.count(`SELECT count(*) FROM known_ips`); n != 0 {
+		t.Errorf("%d sessions, tokens, events, throttle counters and known addresses left", n)
 	}
 }
 

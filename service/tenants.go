@@ -72,6 +72,9 @@ func (s *Service) updateTenant(ctx context.Context, actor db.Actor, slug string,
 	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxReuseGrace || t.RefreshReuseGrace%time.Second != 0 {
 		return t, invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
 	}
+	if err := s.validSecuritySettings(t); err != nil {
+		return t, err
+	}
 	kind := "tenant_updated"
 	switch {
 	case t.Disabled && !before.Disabled:
@@ -94,6 +97,22 @@ func (s *Service) DeleteTenant(ctx context.Context, actor db.Actor, slug string)
 	ev := s.event("tenant_deleted", actor, nil)
 	ev.SubjectType, ev.SubjectID, ev.SubjectName = "tenant", t.ID.String(), t.Slug
 	return s.store.DeleteTenant(ctx, t.ID, ev)
+}
+
+// validSecuritySettings checks a tenant's password policy and login throttle overrides:
+// nil, or within the deployment's maxima (a minimum password length from 8 to 64).
+func (s *Service) validSecuritySettings(t db.Tenant) error {
+	if m := t.MinPasswordLength; m != nil && (*m < MinPasswordFloor || *m > MaxMinPasswordLength) {
+		return invalid("min_password_length", fmt.Sprintf("must be from %d to %d", MinPasswordFloor, MaxMinPasswordLength))
+	}
+	th := s.cfg.Throttle
+	if err := validOverride("login_backoff_after", t.LoginBackoffAfter, th.MaxBackoffAfter); err != nil {
+		return err
+	}
+	if err := validOverride("login_user_limit", t.LoginUserLimit, th.MaxUserLimit); err != nil {
+		return err
+	}
+	return validOverride("login_ip_limit", t.LoginIPLimit, th.MaxIPLimit)
 }
 
 func validName(name string) error {

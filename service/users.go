@@ -25,7 +25,7 @@ func (s *Service) CreateUser(ctx context.Context, actor db.Actor, slug, username
 	if err := validScopes("scopes", scopes); err != nil {
 		return db.User{}, err
 	}
-	hash, err := s.hashPassword(pw)
+	hash, err := s.hashPassword(ctx, t, name, pw)
 	if err != nil {
 		return db.User{}, err
 	}
@@ -33,11 +33,19 @@ func (s *Service) CreateUser(ctx context.Context, actor db.Actor, slug, username
 		s.event("user_created", actor, &t))
 }
 
-func (s *Service) hashPassword(pw string) (string, error) {
-	if err := s.validPassword(pw); err != nil {
+// hashPassword applies the tenant's password policy to the password of the user named
+// username, then hashes it on the hashing pool (waiting for a worker as long as ctx lets
+// it: its callers are authenticated admins).
+func (s *Service) hashPassword(ctx context.Context, t db.Tenant, username, pw string) (string, error) {
+	if err := s.validPassword(t, username, pw); err != nil {
 		return "", err
 	}
-	return password.Hash(pw, s.cfg.Hash, s.rand)
+	var hash string
+	var herr error
+	if err := s.hasher.Do(ctx, func() { hash, herr = password.Hash(pw, s.cfg.Hash, s.rand) }); err != nil {
+		return "", err
+	}
+	return hash, herr
 }
 
 // User finds a user of the tenant by id or, when ref is not a UUID, by username.
@@ -101,7 +109,7 @@ func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw
 	if err != nil {
 		return err
 	}
-	hash, err := s.hashPassword(pw)
+	hash, err := s.hashPassword(ctx, t, u.Username, pw)
 	if err != nil {
 		return err
 	}

@@ -226,52 +226,5 @@ func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...strin
 	return p, nil
 }
 
-// logWatcher reads what a process appended to its log since the watcher was made.
-type logWatcher struct {
-	path string
-	off  int64
-	rest []byte
-}
-
-func watchLog(path string) *logWatcher {
-	st, err := os.Stat(path)
-	w := &logWatcher{path: path}
-	if err == nil {
-		w.off = st.Size()
-	}
-	return w
-}
-
-// lines returns the complete new lines containing substr.
-func (w *logWatcher) lines(substr string) []string {
-	f, err := os.Open(w.path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || st.Size() <= w.off {
-		return nil
-	}
-	b := make([]byte, st.Size()-w.off)
-	n, _ := f.ReadAt(b, w.off)
-	w.off += int64(n)
-	b = append(w.rest, b[:n]...)
-	last := bytes.LastIndexByte(b, '\n')
-	if last < 0 {
-		w.rest = b
-		return nil
-	}
-	w.rest = append([]byte(nil), b[last+1:]...)
-	var out []string
-	needle := []byte(substr)
-	for _, l := range bytes.Split(b[:last], []byte{'\n'}) {
-		if bytes.Contains(l, needle) {
-			out = append(out, string(l))
-		}
-	}
-	return out
-}
-
 // errNotAvailable marks a scenario whose server side does not exist in this tree.
 var errNotAvailable = errors.New("not available")

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -37,12 +38,15 @@ type result struct {
 	RPS         float64
 	P50, P99    time.Duration
 	Statuses    map[int]int64 // every answer in the window, by status (0: transport error)
+	InFlight    int64         // requests cut off when the window closed
+	OtherCPU    float64       // share of the machine's CPU used outside the bench's processes
 	latencies   []time.Duration
 }
 
 type workerStats struct {
 	lat      []time.Duration
 	errors   int64
+	cut      int64
 	statuses map[int]int64
 }
 
@@ -97,9 +101,12 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 					status, body, err := do(client, req, buf[:0])
 					buf = body[:0]
 					t1 := time.Now()
-					if t0.Before(from) || t1.UnixNano() > end.Load() {
+					// A request counts when it ends inside the window, wherever it started.
+					if t1.Before(from) || t1.UnixNano() > end.Load() {
 						if err == nil {
 							l.check(w, status, body)
+						} else if t1.UnixNano() > end.Load() {
+							st.cut++
 						}
 						continue
 					}
@@ -114,12 +121,20 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 		}
 	}
 	// Close the window: stop workers and cancel what is still waiting.
+	var snap0 cpuSnap
 	select {
 	case <-ctx.Done():
+	case <-time.After(time.Until(from)):
+	}
+	snap0 = snapCPU()
+	select {
+	case <-ctx.Done():
+		end.Store(time.Now().UnixNano())
 	case <-time.After(time.Until(to)):
 	case <-stop:
 		end.Store(time.Now().UnixNano())
 	}
+	other := otherCPU(snap0, snapCPU(), runtime.NumCPU())
 	cancel()
 	wg.Wait()
 	if w := time.Duration(end.Load() - from.UnixNano()); w > 0 {
@@ -127,8 +142,9 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 	}
 	out := make([]result, len(loads))
 	for li, l := range loads {
-		r := result{Name: l.name, Concurrency: l.concurrency, Window: d, Statuses: map[int]int64{}}
+		r := result{Name: l.name, Concurrency: l.concurrency, Window: d, Statuses: map[int]int64{}, OtherCPU: other}
 		for _, st := range stats[li] {
+			r.InFlight += st.cut
 			r.latencies = append(r.latencies, st.lat...)
 			r.Errors += st.errors
 			for s, n := range st.statuses {

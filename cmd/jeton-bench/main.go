@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&c.tokens, "tokens", 1_000_000, "live tokens to seed (--full: 10,000,000)")
 	fs.IntVar(&c.tenants, "tenants", 1, "tenants holding the live tokens (--full: 10,000)")
 	fs.Int64Var(&c.sweepTokens, "sweep-tokens", 1_000_000, "expired tokens per sweep round (--full: 5,000,000)")
-	fs.IntVar(&c.sweepRounds, "sweep-rounds", 2, "sweep rounds (table size after each)")
+	fs.IntVar(&c.sweepRounds, "sweep-rounds", 1, "sweep rounds, table size after each (--full: 2)")
 	fs.IntVar(&c.enumRequests, "enum-requests", 200, "requests per distribution in the enumeration scenario")
 	fs.StringVar(&c.pgURL, "pg-url", "", "use this PostgreSQL server instead of starting one (a database is created and dropped)")
 	fs.StringVar(&c.out, "out", "docs/BENCHMARKS.md", "report to write")
@@ -96,6 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if !set["sweep-tokens"] {
 			c.sweepTokens = 5_000_000
+		}
+		if !set["sweep-rounds"] {
+			c.sweepRounds = 2
 		}
 	}
 	if c.chart == "" {
@@ -170,6 +173,7 @@ type bench struct {
 	floodPeak  int64
 	idleRSS    int64
 	sweepNotes []string
+	loadStart  string
 	simNotes   []string
 	plansText  string
 	statements string
@@ -217,6 +221,7 @@ func metStr(ok bool) string {
 func (b *bench) run(ctx context.Context) (err error) {
 	b.started = time.Now()
 	b.machine = machineInfo()
+	b.loadStart = loadAvg()
 	if b.tmp, err = os.MkdirTemp("", "jeton-bench-"); err != nil {
 		return err
 	}
@@ -359,6 +364,9 @@ func (b *bench) ensureMain(ctx context.Context) error {
 			b.note("the main jeton instance had exited (%v); restarted", err)
 			b.main = nil
 		default:
+			if waited := quiesce(b.main, 2*time.Minute); waited > 2*time.Second {
+				b.note("jeton stayed busy for %v after the previous scenario ended (work for requests whose clients had gone); the next scenario waited", waited.Round(time.Second))
+			}
 			return nil
 		}
 	}

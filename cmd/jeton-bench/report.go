@@ -36,15 +36,19 @@ func (b *bench) writeReport() error {
 		w("| %s | %s | %s | %s |\n", t.Name, cell(t.Measured), t.Goal, t.Met)
 	}
 	w("\n## Throughput and latency\n\n")
-	w("req/s counts expected answers only; anything else (transport errors, other statuses or bodies) is an error, listed under answers.\n\n")
-	w("| scenario | concurrency | req/s | p50 ms | p99 ms | errors | answers |\n|---|---:|---:|---:|---:|---:|---|\n")
+	w("A request counts when its answer arrives inside the window; req/s counts expected answers only, anything else " +
+		"(transport errors, other statuses or bodies) is an error, and every answer is listed by status. \"cut\" counts requests still " +
+		"waiting when the window closed (then cancelled). \"other CPU\" is the share of the machine's CPU time that processes outside the bench " +
+		"(other sessions' tests share this machine) used during the window.\n\n")
+	w("| scenario | concurrency | req/s | p50 ms | p99 ms | errors | answers | cut | other CPU |\n|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for _, name := range b.order {
 		r := b.results[name]
 		if r.OK == 0 && r.RPS > 0 { // a rate measured outside HTTP (argon2id)
-			w("| %s | %d | %s | | | | hashes/s, one goroutine per CPU |\n", r.Name, r.Concurrency, rate(r.RPS))
+			w("| %s | %d | %s | | | | hashes/s, one goroutine per CPU | | |\n", r.Name, r.Concurrency, rate(r.RPS))
 			continue
 		}
-		w("| %s | %d | %s | %s | %s | %d | %s |\n", r.Name, r.Concurrency, rate(r.RPS), ms(r.P50), ms(r.P99), r.Errors, statusList(r.Statuses))
+		w("| %s | %d | %s | %s | %s | %d | %s | %d | %.0f%% |\n", r.Name, r.Concurrency, rate(r.RPS), ms(r.P50), ms(r.P99),
+			r.Errors, statusList(r.Statuses), r.InFlight, r.OtherCPU*100)
 	}
 	w("\n![throughput and p99 per scenario](%s)\n\n", filepath.Base(b.cfg.chart))
 
@@ -85,6 +89,7 @@ func (b *bench) writeReport() error {
 	for _, kv := range b.machine {
 		w("| %s | %s |\n", kv[0], kv[1])
 	}
+	w("| load average at start / end | %s / %s |\n", b.loadStart, loadAvg())
 	w("\nClient, jeton and PostgreSQL share this machine.\n\n## PostgreSQL\n\n")
 	if b.cluster != nil {
 		w("The bench's own cluster (initdb in a temporary directory, run as the `postgres` user), started with `%s`.\n\n",

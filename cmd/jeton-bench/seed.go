@@ -120,19 +120,9 @@ type tokenBatch struct {
 
 // seedLiveTokens writes the batch's sessions and access tokens with COPY: rows as jeton's
 // password grant writes them, under the current epochs (1, as nothing was revoked yet).
-// Only SHA-256 of each token string is stored, as jeton does.
+// Only SHA-256 of each token string is stored, as jeton does. Sessions and two halves of
+// the tokens are copied at once on three connections.
 func (b *bench) seedLiveTokens(ctx context.Context, tb tokenBatch) error {
-	conn, err := b.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	// The rows satisfy the foreign keys by construction; skipping the per-row checks only
-	// makes seeding faster (a superuser setting: without it, seeding is slower, not wrong).
-	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
-		b.logf("seeding with foreign-key checks: %v", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `RESET session_replication_role`)
 	who := func(i int64) (uuid.UUID, string, uuid.UUID) {
 		if tb.tenantOf != nil {
 			return tb.tenantOf(i)
@@ -144,47 +134,73 @@ func (b *bench) seedLiveTokens(ctx context.Context, tb tokenBatch) error {
 		t, c, u := who(i)
 		return []any{t, g.id(uint64(i)), c, u, "read write", tb.issued, tb.issued.Add(90 * 24 * time.Hour)}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"sessions"},
-		[]string{"tenant_id", "id", "client_id", "user_id", "scope", "created_at", "expires_at"},
-		rangeSource(tb.from, tb.to, sessions)); err != nil {
-		return fmt.Errorf("seed sessions: %w", err)
-	}
 	toks := func(i int64) []any {
 		t, c, u := who(i)
 		tok := g.token(tokens.Access, uint64(i))
 		return []any{hashOf(tok), g.id(uint64(i) | 1<<62), byte('a'), t, c, u, g.id(uint64(i)), "read write",
 			tb.issued, tb.exp, int64(1), int64(1), int64(1)}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"tokens"},
-		[]string{"hash", "id", "kind", "tenant_id", "client_id", "user_id", "session_id", "scope", "issued_at",
-			"expires_at", "tenant_epoch", "client_epoch", "user_epoch"},
-		rangeSource(tb.from, tb.to, toks)); err != nil {
-		return fmt.Errorf("seed tokens: %w", err)
+	sessionCols := []string{"tenant_id", "id", "client_id", "user_id", "scope", "created_at", "expires_at"}
+	tokenCols := []string{"hash", "id", "kind", "tenant_id", "client_id", "user_id", "session_id", "scope", "issued_at",
+		"expires_at", "tenant_epoch", "client_epoch", "user_epoch"}
+	mid := tb.from + (tb.to-tb.from)/2
+	parts := []struct {
+		table    string
+		cols     []string
+		from, to int64
+		row      func(int64) []any
+	}{
+		{"sessions", sessionCols, tb.from, tb.to, sessions},
+		{"tokens", tokenCols, tb.from, mid, toks},
+		{"tokens", tokenCols, mid, tb.to, toks},
 	}
-	return nil
+	errs := make(chan error, len(parts))
+	for _, p := range parts {
+		go func() { errs <- b.copyRows(ctx, p.table, p.cols, rangeSource(p.from, p.to, p.row)) }()
+	}
+	var first error
+	for range parts {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-// seedExpiredTokens writes n access tokens of a client_credentials client that expired an
-// hour ago (no user, no session), for the sweeper to delete.
-func (b *bench) seedExpiredTokens(ctx context.Context, tenant uuid.UUID, client string, round int, n int64) error {
+// copyRows COPYs src into table on a connection of its own. The rows satisfy the foreign
+// keys by construction, and they are written in parallel (sessions beside their tokens),
+// so the per-row foreign-key triggers are off for this connection: a superuser setting,
+// so --pg-url must name a superuser.
+func (b *bench) copyRows(ctx context.Context, table string, cols []string, src pgx.CopyFromSource) error {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	g := tokenGen{seed: b.cfg.seed, stream: fmt.Sprintf("expired-%d", round)}
-	exp := time.Now().Add(-time.Hour)
-	src := rangeSource(0, n, func(i int64) []any {
-		m := g.material(uint64(i))
-		return []any{m[:], g.id(uint64(i)), byte('a'), tenant, client, "read", exp.Add(-15 * time.Minute), exp, int64(1), int64(1)}
-	})
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"tokens"},
-		[]string{"hash", "id", "kind", "tenant_id", "client_id", "scope", "issued_at", "expires_at",
-			"tenant_epoch", "client_epoch"}, src)
-	if err != nil {
-		return fmt.Errorf("seed expired tokens: %w", err)
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		return fmt.Errorf("seeding needs a superuser (SET session_replication_role): %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET session_replication_role`)
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{table}, cols, src); err != nil {
+		return fmt.Errorf("seed %s: %w", table, err)
 	}
 	return nil
+}
+
+// seedExpiredTokens writes n access tokens of a client_credentials client (no user, no
+// session) whose expiry times are spread over the day before the last hour, as a day of
+// issuance leaves them, for the sweeper to delete.
+func (b *bench) seedExpiredTokens(ctx context.Context, tenant uuid.UUID, client string, round int, n int64) error {
+	g := tokenGen{seed: b.cfg.seed, stream: fmt.Sprintf("expired-%d", round)}
+	last := time.Now().Add(-time.Hour)
+	step := 23 * time.Hour / time.Duration(n)
+	src := rangeSource(0, n, func(i int64) []any {
+		m := g.material(uint64(i))
+		exp := last.Add(-time.Duration(i) * step).Truncate(time.Microsecond)
+		return []any{m[:], g.id(uint64(i)), byte('a'), tenant, client, "read", exp.Add(-15 * time.Minute), exp, int64(1), int64(1)}
+	})
+	return b.copyRows(ctx, "tokens", []string{"hash", "id", "kind", "tenant_id", "client_id", "scope", "issued_at",
+		"expires_at", "tenant_epoch", "client_epoch"}, src)
 }
 
 // rangeSource is a pgx.CopyFromSource of row(i) for i in [from, to).

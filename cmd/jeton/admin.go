@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,34 @@ func (d *optDuration) Set(v string) error {
 func (d *optDuration) apply(dst **time.Duration) {
 	if d.set {
 		*dst = d.value
+	}
+}
+
+// optInt is a flag for an optional integer override: a number, or "default" to clear it.
+type optInt struct {
+	set   bool
+	value *int
+}
+
+func (o *optInt) String() string { return "" }
+
+func (o *optInt) Set(v string) error {
+	o.set = true
+	if v == "default" {
+		o.value = nil
+		return nil
+	}
+	x, err := strconv.Atoi(v)
+	if err != nil {
+		return err
+	}
+	o.value = &x
+	return nil
+}
+
+func (o *optInt) apply(dst **int) {
+	if o.set {
+		*dst = o.value
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -91,7 +92,21 @@ func serviceFlags(fs *flag.FlagSet) func() service.Config {
 	maxIdle := fs.Duration("max-refresh-idle-ttl", d.MaxRefreshIdleTTL, "largest refresh idle lifetime a tenant or client may set")
 	maxMax := fs.Duration("max-refresh-max-ttl", d.MaxRefreshMaxTTL, "largest session lifetime a tenant or client may set")
 	maxRetention := fs.Duration("max-event-retention", d.MaxEventRetention, "largest event retention a tenant may set")
+	workers := fs.Int("hash-workers", 0, "argon2id computations at once (0: one per CPU)")
+	queue := fs.Int("hash-queue", 0, "logins that may wait for an argon2id worker before 503 (0: 64 per worker)")
+	th := &d.Throttle
+	fs.IntVar(&th.BackoffAfter, "login-backoff-after", th.BackoffAfter, "failed logins of one username from one address before back-off")
+	fs.DurationVar(&th.BackoffMax, "login-backoff-max", th.BackoffMax, "longest back-off (it starts at 1s and doubles)")
+	fs.IntVar(&th.UserLimit, "login-user-limit", th.UserLimit, "failed logins of one username per --login-window before addresses without a recent success are refused")
+	fs.IntVar(&th.IPLimit, "login-ip-limit", th.IPLimit, "failed logins from one address per --login-window, across usernames")
+	fs.IntVar(&th.ServerIPLimit, "login-server-ip-limit", th.ServerIPLimit, "--login-ip-limit for a confidential client that does not forward its users' addresses")
+	fs.DurationVar(&th.Window, "login-window", th.Window, "counting window of the username and address limits")
+	fs.DurationVar(&th.KnownFor, "login-known-for", th.KnownFor, "how long a successful login exempts its address from the username limit")
+	fs.IntVar(&th.MaxBackoffAfter, "max-login-backoff-after", th.MaxBackoffAfter, "largest --login-backoff-after a tenant may set")
+	fs.IntVar(&th.MaxUserLimit, "max-login-user-limit", th.MaxUserLimit, "largest --login-user-limit a tenant may set")
+	fs.IntVar(&th.MaxIPLimit, "max-login-ip-limit", th.MaxIPLimit, "largest --login-ip-limit a tenant may set")
 	return func() service.Config {
+		d.HashWorkers, d.HashQueue = *workers, *queue
 		d.MaxAccessTTL, d.MaxRefreshIdleTTL, d.MaxRefreshMaxTTL = *maxAccess, *maxIdle, *maxMax
 		d.MaxEventRetention = *maxRetention
 		d.Hash.Memory, d.Hash.Time, d.Hash.Threads = uint32(*mem), uint32(*iter), uint8(*threads)
@@ -106,12 +121,16 @@ func checkConfig(c service.Config) error {
 	switch {
 	case c.Hash.Memory < 19456 || c.Hash.Time < 2 || c.Hash.Threads < 1:
 		return errors.New("argon2id parameters below OWASP's floor (m=19456, t=2, p=1)")
-	case c.MinPasswordLength < 8:
-		return errors.New("--min-password-length must be at least 8")
+	case c.Hash.Memory > password.MaxMemory:
+		return fmt.Errorf("--argon2-memory above %d KiB", password.MaxMemory)
+	case c.MinPasswordLength < service.MinPasswordFloor || c.MinPasswordLength > service.MaxMinPasswordLength:
+		return fmt.Errorf("--min-password-length must be from %d to %d", service.MinPasswordFloor, service.MaxMinPasswordLength)
+	case c.HashWorkers < 0 || c.HashQueue < 0:
+		return errors.New("--hash-workers and --hash-queue cannot be negative")
 	case c.AccessTTL < time.Second || c.RefreshIdleTTL < time.Second || c.RefreshMaxTTL < c.RefreshIdleTTL:
 		return errors.New("lifetimes must be positive and --refresh-max-ttl at least --refresh-idle-ttl")
 	}
-	return nil
+	return c.Throttle.Check()
 }
 
 // openPool connects to url and checks that the server answers.

@@ -70,6 +70,11 @@ func tenantUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 	fs.Var(&idle, "refresh-idle-ttl", `refresh token idle lifetime, or "default"`)
 	fs.Var(&max, "refresh-max-ttl", `absolute session lifetime, or "default"`)
 	grace := fs.Duration("refresh-reuse-grace", -1, "window after a refresh in which a reuse by the same client revokes nothing (0s to 60s)")
+	var minPw, backoff, userLimit, ipLimit optInt
+	fs.Var(&minPw, "min-password-length", `minimum password length in characters (8 to 64), or "default"`)
+	fs.Var(&backoff, "login-backoff-after", `failed logins of one username from one address before back-off, or "default"`)
+	fs.Var(&userLimit, "login-user-limit", `failed logins of one username per window before unknown addresses are refused, or "default"`)
+	fs.Var(&ipLimit, "login-ip-limit", `failed logins from one address per window, or "default"`)
 	name := fs.String("name", "", "display name")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, e.args); err != nil {
@@ -87,6 +92,10 @@ func tenantUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 		if *grace >= 0 {
 			t.RefreshReuseGrace = *grace
 		}
+		minPw.apply(&t.MinPasswordLength)
+		backoff.apply(&t.LoginBackoffAfter)
+		userLimit.apply(&t.LoginUserLimit)
+		ipLimit.apply(&t.LoginIPLimit)
 		if *name != "" {
 			t.Name = *name
 		}
@@ -113,6 +122,9 @@ func clientCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 	fs.Var(&scopes, "scope", `allowed scopes, space-separated ("a b")`)
 	fs.Var(&defaults, "default-scope", "scopes granted when none are requested (default: all allowed)")
 	introspect := fs.Bool("introspect", false, "may call /introspect (a resource server)")
+	forwards := fs.Bool("forwards-user-ip", false, "a confidential client relaying its users' logins: may send each user's address in Jeton-Forwarded-For")
+	var origins list
+	fs.Var(&origins, "cors-origin", "browser origin (scheme://host[:port]) allowed to call the OAuth endpoints as this client (repeatable)")
 	var access, idle, max optDuration
 	fs.Var(&access, "access-ttl", "access token lifetime override")
 	fs.Var(&idle, "refresh-idle-ttl", "refresh token idle lifetime override")
@@ -126,7 +138,7 @@ func clientCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 		return errUsage
 	}
 	spec := service.ClientSpec{Name: *name, Public: *public, GrantTypes: grants, Scopes: scopes.scopes,
-		Introspect: *introspect, AccessTTL: access.value, RefreshIdleTTL: idle.value, RefreshMaxTTL: max.value}
+		Introspect: *introspect, AllowedOrigins: origins, ForwardsUserIP: *forwards, AccessTTL: access.value, RefreshIdleTTL: idle.value, RefreshMaxTTL: max.value}
 	if defaults.set {
 		spec.DefaultScopes = defaults.scopes
 	}
@@ -158,6 +170,11 @@ func clientUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 	fs.Var(&defaults, "default-scope", `default scopes (replaces the list; "" means all allowed)`)
 	var introspect optBool
 	fs.Var(&introspect, "introspect", "may call /introspect (true or false)")
+	var forwards optBool
+	fs.Var(&forwards, "forwards-user-ip", "may send its users' addresses in Jeton-Forwarded-For (true or false)")
+	var origins list
+	fs.Var(&origins, "cors-origin", "allowed browser origin (repeatable; replaces the list)")
+	noOrigins := fs.Bool("no-cors-origins", false, "allow no browser origin")
 	var access, idle, max optDuration
 	fs.Var(&access, "access-ttl", `access token lifetime override, or "default"`)
 	fs.Var(&idle, "refresh-idle-ttl", `refresh idle lifetime override, or "default"`)
@@ -191,8 +208,14 @@ func clientUpdate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*se
 				c.DefaultScopes = nil
 			}
 		}
+		if forwards.set {
+			c.ForwardsUserIP = forwards.value
+		}
 		if introspect.set {
 			c.Introspect = introspect.value
+		}
+		if len(origins) > 0 || *noOrigins {
+			c.AllowedOrigins = origins
 		}
 		access.apply(&c.AccessTTL)
 		idle.apply(&c.RefreshIdleTTL)

@@ -17,6 +17,7 @@ import (
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/migrations"
 	"github.com/jeton-auth/jeton/service"
+	"golang.org/x/net/netutil"
 )
 
 // httpOptions are the listener settings serve and dev share.
@@ -30,6 +31,9 @@ type httpOptions struct {
 	shutdown       time.Duration
 	sweepEvery     time.Duration
 	logFormat      string
+	maxConns       int
+	memoryLimit    byteSize
+	tokenDBConns   int
 }
 
 func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
@@ -42,6 +46,10 @@ func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&o.sweepEvery, "sweep-interval", time.Minute, "how often expired rows are swept (0 disables)")
 	fs.StringVar(&o.logFormat, "log-format", logDefault, "json or text")
+	fs.IntVar(&o.maxConns, "max-connections", 4096, "concurrent client connections; more wait to be accepted")
+	o.memoryLimit = autoMemoryLimit
+	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 16 MiB + 1.25 × hash workers × argon2 memory; "off": none (GOMEMLIMIT applies)`)
+	fs.IntVar(&o.tokenDBConns, "token-db-connections", 0, "database connections of /token and the admin API, apart from introspection's (0: as many as the main pool)")
 }
 
 func serve(ctx context.Context, e env) error {
@@ -117,13 +125,29 @@ func isLoopbackHost(h string) bool {
 // the issuer once the listener is open.
 func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Pool, cfg service.Config, ready func(issuer string)) error {
 	log := newLogger(o.logFormat, e)
-	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log))
+	// /token and the admin API get a pool of their own: a login flood waits for those
+	// connections, never for introspection's.
+	tcfg := pool.Config().Copy()
+	if o.tokenDBConns > 0 {
+		tcfg.MaxConns = int32(o.tokenDBConns)
+	}
+	tcfg.MinConns = 0
+	tokenPool, err := pgxpool.NewWithConfig(ctx, tcfg)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer tokenPool.Close()
+	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)))
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(o.memoryLimit, svc.HashWorkers(), cfg.Hash.Memory, log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
+	}
+	if o.maxConns > 0 {
+		ln = netutil.LimitListener(ln, o.maxConns)
 	}
 	if o.issuer == "" {
 		o.issuer = "http://" + ln.Addr().String()
@@ -133,15 +157,7 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(h, log)
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
@@ -176,4 +192,19 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// newHTTPServer is jeton's http.Server: every phase of a request has a deadline, so a slow
+// client holds a connection for seconds, not forever; headers are bounded. Long-lived
+// streams added later set their own write deadline per write instead of WriteTimeout.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

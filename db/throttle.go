@@ -1,0 +1,166 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// LoginCounters names the three counters one password login reserves a unit on: its
+// username with its address ('p'), its username ('u') and its address ('i').
+type LoginCounters struct {
+	TenantID uuid.UUID
+	Username string // normalised
+	IP       string // the address as counted
+	// IPTenant is the tenant the address counter belongs to. nil counts the address across
+	// tenants: only a connection's address, or one a trusted proxy gave, may do that.
+	IPTenant *uuid.UUID
+}
+
+// LoginLimits are the thresholds a reservation is decided by.
+type LoginLimits struct {
+	BackoffAfter int           // failures of a (username, address) pair before its back-off starts
+	BackoffBase  time.Duration // the first back-off; it doubles with every further failure
+	BackoffMax   time.Duration // the longest back-off
+	BackoffReset time.Duration // a pair with no attempt let through for this long starts over
+	UserLimit    int           // failures of a username per Window before unknown addresses are refused
+	IPLimit      int           // failures from an address per Window, across usernames
+	Window       time.Duration
+	KnownFor     time.Duration // how long a successful login keeps its address known for the user
+}
+
+// Reservation is what ReserveLogin decided.
+type Reservation struct {
+	// Refused is true when a limit refused the attempt; its unit must then be returned
+	// (RefuseLogin) and nothing verified.
+	Refused bool
+	// Limits names the limits that refused: "backoff", "user", "ip".
+	Limits []string
+	// RetryAt is when every limit that refused will have lifted.
+	RetryAt time.Time
+}
+
+// limitNames names the limit behind each kind of counter.
+var limitNames = map[byte]string{'p': "backoff", 'u': "user", 'i': "ip"}
+
+// The per-username limit spares addresses the user logged in from lately; the three rows
+// are new, or counted on, or past expires_at and started over. A row refuses when it was
+// already over its limit before this attempt ('p': still in its back-off); refused then
+// counts the attempt and nothing else moves but failures, which the caller gives back.
+const reserveLogin = `WITH known AS (
+	SELECT EXISTS (
+		SELECT 1 FROM known_ips k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
+		WHERE u.tenant_id = $1 AND u.username = $2 AND k.ip = $3
+		  AND k.last_success_at > $5::timestamptz - make_interval(secs => $13)
+	) AS yes
+)
+INSERT INTO login_throttles AS t (tenant_id, kind, username, ip, failures, refused, blocked_until, expires_at)
+VALUES ($1, 'p', $2, $3, 1, 0, CASE WHEN $6::integer <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
+		$5::timestamptz + make_interval(secs => $9)),
+	($1, 'u', $2, '', 1, 0, NULL, $5::timestamptz + make_interval(secs => $12)),
+	($4::uuid, 'i', '', $3, 1, 0, NULL, $5::timestamptz + make_interval(secs => $12))
+ON CONFLICT (kind, ip, username, tenant_id) DO UPDATE SET (failures, refused, blocked_until, expires_at) = (
+	SELECT x.n, CASE WHEN x.over THEN t.refused + 1 ELSE 0 END,
+		CASE WHEN t.kind <> 'p' THEN NULL
+		     WHEN x.over THEN t.blocked_until
+		     WHEN x.n >= $6 THEN $5 + make_interval(secs => LEAST($7 * power(2, LEAST(x.n - $6, 40)), $8))
+		END,
+		CASE WHEN x.expired OR (t.kind = 'p' AND NOT x.over) THEN EXCLUDED.expires_at ELSE t.expires_at END
+	FROM (SELECT y.expired, CASE WHEN y.expired THEN 1 ELSE t.failures + 1 END AS n,
+			NOT y.expired AND CASE t.kind
+				WHEN 'p' THEN COALESCE(t.blocked_until > $5, false)
+				WHEN 'u' THEN t.failures >= $10 AND NOT (SELECT yes FROM known)
+				ELSE t.failures >= $11 END AS over
+		FROM (SELECT t.expires_at <= $5 AS expired) y) x)
+RETURNING t.kind, t.refused > 0, COALESCE(t.blocked_until, t.expires_at)`
+
+// ReserveLogin counts one attempt on the three counters in one statement, before the
+// password is verified, and decides from the counts it returns. A refused attempt must be
+// given back with RefuseLogin, an attempt that ends without a verdict with ReturnLogin;
+// LoginSucceeded settles a success; a wrong password keeps its unit. It returns the
+// database's error.
+func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits, now time.Time) (Reservation, error) {
+	var r Reservation
+	rows, err := s.pool.Query(ctx, reserveLogin, c.TenantID, c.Username, c.IP, c.IPTenant, now,
+		l.BackoffAfter, l.BackoffBase.Seconds(), l.BackoffMax.Seconds(), l.BackoffReset.Seconds(),
+		l.UserLimit, l.IPLimit, l.Window.Seconds(), l.KnownFor.Seconds())
+	if err != nil {
+		return r, translate("reserve login", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind byte
+		var refused bool
+		var retry time.Time
+		if err := rows.Scan(&kind, &refused, &retry); err != nil {
+			return r, translate("reserve login", err)
+		}
+		if !refused {
+			continue
+		}
+		r.Refused = true
+		r.Limits = append(r.Limits, limitNames[kind])
+		if retry.After(r.RetryAt) {
+			r.RetryAt = retry
+		}
+	}
+	return r, translate("reserve login", rows.Err())
+}
+
+// loginCounters matches the three rows of LoginCounters ($1 to $4): the address counter's
+// tenant may be NULL, the others' never are.
+const loginCounters = `((t.kind = 'p' AND t.ip = $3 AND t.username = $2 AND t.tenant_id = $1)
+	OR (t.kind = 'u' AND t.ip = '' AND t.username = $2 AND t.tenant_id = $1)
+	OR (t.kind = 'i' AND t.ip = $3 AND t.username = '' AND t.tenant_id IS NOT DISTINCT FROM $4::uuid))`
+
+const returnLogin = `UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) WHERE ` + loginCounters
+
+// ReturnLogin gives back the unit an attempt reserved when it ends without a verdict (the
+// hashing pool was full, the client went away, the database failed). It returns the
+// database's error.
+func (s *Store) ReturnLogin(ctx context.Context, c LoginCounters) error {
+	_, err := s.pool.Exec(ctx, returnLogin, c.TenantID, c.Username, c.IP, c.IPTenant)
+	return translate("return login", err)
+}
+
+// The event is the one of its tenant, username, address and window (detail.window), made
+// on the first refusal and counted on by the others.
+const refuseLogin = `WITH r AS (
+	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) WHERE ` + loginCounters + `
+)
+INSERT INTO events AS e (` + eventColumns + `)
+VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+ON CONFLICT (tenant_id, subject_name, client_ip, (detail->>'window')) WHERE kind = 'login_throttled'
+DO UPDATE SET detail = jsonb_set(e.detail, '{attempts}', to_jsonb(COALESCE((e.detail->>'attempts')::bigint, 0) + 1))`
+
+// RefuseLogin gives back the unit of a refused attempt and records it on the aggregated
+// login_throttled event of ev's tenant, username (SubjectName), address (Actor.IP) and
+// window (Detail["window"]), in one statement: ev is written if it is the window's first
+// refusal, else its detail's attempts grows by one. It returns the database's error.
+func (s *Store) RefuseLogin(ctx context.Context, c LoginCounters, ev Event) error {
+	ev.Kind = "login_throttled"
+	args := append([]any{c.TenantID, c.Username, c.IP, c.IPTenant}, eventArgs(ev)...)
+	_, err := s.pool.Exec(ctx, refuseLogin, args...)
+	return translate("refuse login", err)
+}
+
+// The known address is refreshed at most hourly, which is plenty for a 30-day memory and
+// spares a write per login.
+const loginSucceeded = `WITH p AS (
+	DELETE FROM login_throttles t WHERE t.kind = 'p' AND t.ip = $3 AND t.username = $2 AND t.tenant_id = $1
+), ui AS (
+	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0)
+	WHERE t.kind <> 'p' AND ` + loginCounters + `
+)
+INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at) VALUES ($1, $5, $3, $6)
+ON CONFLICT (tenant_id, user_id, ip) DO UPDATE SET last_success_at = EXCLUDED.last_success_at
+WHERE k.last_success_at < EXCLUDED.last_success_at - interval '1 hour'`
+
+// LoginSucceeded settles a successful login of user in one statement: the username and
+// address counters get their unit back, the (username, address) counter is cleared, and
+// the address becomes known for the user as of now. It returns the database's error.
+func (s *Store) LoginSucceeded(ctx context.Context, c LoginCounters, user uuid.UUID, now time.Time) error {
+	_, err := s.pool.Exec(ctx, loginSucceeded, c.TenantID, c.Username, c.IP, c.IPTenant, user, now)
+	return translate("login succeeded", err)
+}

@@ -1,0 +1,88 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrBusy means every worker of a Pool is taken and its wait queue is full.
+var ErrBusy = errors.New("password hashing at capacity")
+
+// Pool bounds argon2id work: at most workers computations at once, each allocating its m
+// KiB, so a thousand concurrent logins cost workers × m of memory, not a thousand × m; and
+// at most queue callers waiting for a worker, so a flood is refused at once (ErrBusy)
+// instead of piling up. The zero value is not usable; use NewPool.
+type Pool struct {
+	workers chan struct{} // a token per computation running
+	places  chan struct{} // a token per admitted caller, waiting or running
+	runs    atomic.Int64
+}
+
+// NewPool returns a pool of workers workers (at least 1) with a wait queue of queue places
+// (at least 0).
+func NewPool(workers, queue int) *Pool {
+	workers, queue = max(workers, 1), max(queue, 0)
+	return &Pool{workers: make(chan struct{}, workers), places: make(chan struct{}, workers+queue)}
+}
+
+// Workers returns how many computations may run at once.
+func (p *Pool) Workers() int { return cap(p.workers) }
+
+// Runs returns how many times a worker ran a caller's function (one verification, with a
+// rehash after a successful one).
+func (p *Pool) Runs() int64 { return p.runs.Load() }
+
+// Ticket is a caller's place in the pool, from Admit until Release.
+type Ticket struct {
+	p    *Pool
+	once sync.Once
+}
+
+// Admit takes a place in the pool without waiting, before any other work of the caller
+// (a login reads the database only once admitted). It returns ErrBusy when the workers and
+// the queue are all taken. The caller must Release the ticket.
+func (p *Pool) Admit() (*Ticket, error) {
+	select {
+	case p.places <- struct{}{}:
+		return &Ticket{p: p}, nil
+	default:
+		return nil, ErrBusy
+	}
+}
+
+// Run waits for a worker and runs fn on it. A caller whose ctx ends while it waits (its
+// client went away) is dropped: Run returns ctx's error and fn never runs. fn, once
+// started, runs to the end: argon2id cannot be interrupted, and the worker is busy until
+// it is done.
+func (t *Ticket) Run(ctx context.Context, fn func()) error {
+	return t.p.run(ctx, fn)
+}
+
+// Release gives the ticket's place back. Releasing twice is harmless.
+func (t *Ticket) Release() { t.once.Do(func() { <-t.p.places }) }
+
+// Do waits for a worker, however long the queue (until ctx ends), and runs fn on it. It is
+// for work whose callers are already bounded and authenticated (setting a password through
+// the admin API or the CLI): the memory bound holds, only the queue bound does not apply.
+func (p *Pool) Do(ctx context.Context, fn func()) error { return p.run(ctx, fn) }
+
+func (p *Pool) run(ctx context.Context, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case p.workers <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.workers }()
+	// Both may have been ready at once; a caller already gone is not worth a hash.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.runs.Add(1)
+	fn()
+	return nil
+}

@@ -1,0 +1,105 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Admission is bounded by workers + queue, and refuses at once beyond it.
+func TestPoolAdmit(t *testing.T) {
+	p := NewPool(2, 3)
+	var held []*Ticket
+	for i := range 5 {
+		tk, err := p.Admit()
+		if err != nil {
+			t.Fatalf("ticket %d: %v", i, err)
+		}
+		held = append(held, tk)
+	}
+	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("sixth ticket: %v, want ErrBusy", err)
+	}
+	held[0].Release()
+	held[0].Release() // twice is harmless, and frees one place only
+	tk, err := p.Admit()
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a double release freed two places: %v", err)
+	}
+	tk.Release()
+}
+
+// No more than workers functions run at once, however many callers.
+func TestPoolBoundsConcurrency(t *testing.T) {
+	p := NewPool(3, 100)
+	var running, peak atomic.Int32
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			tk, err := p.Admit()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer tk.Release()
+			_ = tk.Run(context.Background(), func() {
+				n := running.Add(1)
+				for {
+					old := peak.Load()
+					if n <= old || peak.CompareAndSwap(old, n) {
+						break
+					}
+				}
+				<-gate
+				running.Add(-1)
+			})
+		})
+	}
+	close(gate)
+	wg.Wait()
+	if peak.Load() > 3 {
+		t.Errorf("%d ran at once, want at most 3", peak.Load())
+	}
+	if p.Runs() != 50 {
+		t.Errorf("%d runs, want 50", p.Runs())
+	}
+}
+
+// A caller whose context ends while it waits is dropped without running.
+func TestPoolDropsCallersGone(t *testing.T) {
+	p := NewPool(1, 1)
+	busy, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = p.Do(context.Background(), func() { close(busy); <-release })
+	}()
+	<-busy
+	tk, err := p.Admit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	ran := false
+	go func() { done <- tk.Run(ctx, func() { ran = true }) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run after the caller left: %v", err)
+	}
+	close(release)
+	if ran {
+		t.Error("the function of a caller gone ran")
+	}
+	tk.Release()
+	if err := p.Do(context.Background(), func() {}); err != nil {
+		t.Error(err)
+	}
+	if p.Runs() != 2 {
+		t.Errorf("%d runs, want 2", p.Runs())
+	}
+}
