@@ -27,9 +27,6 @@ func (s *Service) AsAdmin(k AdminKey, ip, requestID string) Admin {
 	return Admin{s: s, key: k, actor: k.actor(ip, requestID)}
 }
 
-// Key returns the admin key a acts as.
-func (a Admin) Key() AdminKey { return a.key }
-
 // in returns ErrNotFound unless the key reaches the tenant slug.
 func (a Admin) in(slug string) error {
 	if a.key.Tenant != nil && a.key.Tenant.Slug != slug {

@@ -98,3 +98,15 @@ func TestMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestThousands(t *testing.T) {
+	tests := []struct {
+		in   int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1000000, "1,000,000"}, {-12345, "-12,345"}}
+	for _, tt := range tests {
+		if got := thousands(tt.in); got != tt.want {
+			t.Errorf("thousands(%d) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -75,6 +75,9 @@ func barPanel(title string, names []string, values []float64, c color.Color, sho
 		lo, hi = 1, 10
 	}
 	floor := math.Pow(10, math.Floor(math.Log10(lo)))
+	if floor >= lo*0.9 {
+		floor /= 10
+	}
 	p.X.Min, p.X.Max = floor, math.Pow(10, math.Ceil(math.Log10(hi*3)))
 	bars := &hbars{values: values, floor: floor, color: c}
 	p.Add(bars)

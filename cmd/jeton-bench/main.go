@@ -166,6 +166,8 @@ type bench struct {
 	settings   [][2]string
 	machine    [][2]string
 	poolSize   int
+	poolSeen   bool // poolSize was observed, not pgxpool's default
+	timings    [][2]string
 	notes      []string
 	firstStart time.Duration
 	seedTime   time.Duration
@@ -254,6 +256,9 @@ func (b *bench) run(ctx context.Context) (err error) {
 	if err := b.scenarios(ctx); err != nil {
 		return err
 	}
+	if b.plansText == "" {
+		b.plans(ctx)
+	}
 	b.collectStatements(ctx)
 	if err := b.writeReport(); err != nil {
 		return err
@@ -328,6 +333,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
+	b.timings = append(b.timings, [2]string{"build, cluster, seeding", time.Since(b.started).Round(time.Second).String()})
 	steps := map[string]func(context.Context) error{
 		"startup": b.startup, "rss": b.rss, "introspect": b.introspect,
 		"client-credentials": b.clientCredentials, "password": b.passwordGrant, "refresh": b.refresh,
@@ -343,10 +349,13 @@ func (b *bench) scenarios(ctx context.Context) error {
 			return err
 		}
 		b.logf("scenario %s", name)
+		t0 := time.Now()
 		if err := b.ensureMain(ctx); err != nil {
 			return err
 		}
-		if err := steps[name](ctx); err != nil {
+		err := steps[name](ctx)
+		b.timings = append(b.timings, [2]string{name, time.Since(t0).Round(time.Second).String()})
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -401,7 +410,7 @@ func (b *bench) setup(ctx context.Context) error {
 	w.revokeFrom = w.mainTokens - w.mainTokens/4
 	w.bulkUserCount = max(w.mainTokens/100, 1)
 	t0 := time.Now()
-	users, err := b.seedBulkUsers(ctx, w.tenantID, "user", w.bulkUserCount, w.logins[0].Username)
+	users, err := b.seedBulkUsers(ctx, w.tenantID, "user", w.bulkUserCount, "login-cli")
 	if err != nil {
 		return err
 	}

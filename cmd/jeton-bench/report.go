@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,12 +55,13 @@ func (b *bench) writeReport() error {
 
 	w("## How it was measured\n\n")
 	cfg := service.DefaultConfig()
-	w("- Data: tenant `%s` with %d live access tokens, each in its own session, owned by %d users, issued to one app client; ",
-		b.w.tenant, b.w.mainTokens, b.w.bulkUserCount)
+	w("- Data: tenant `%s` with %s live access tokens, each in its own session, owned by %s users, issued to one app client; ",
+		b.w.tenant, thousands(b.w.mainTokens), thousands(b.w.bulkUserCount))
 	w("tokens are generated deterministically (`tokens.New` reading SHA-256(seed, index) as its randomness), and only SHA-256 of each token string is stored, with COPY. ")
 	w("Introspection picks tokens uniformly from the first three quarters; the last quarter is what the revoke scenario revokes.")
 	if b.w.extraReady {
-		w(" The scale scenario then adds %d tokens over %d more tenants, one resource-server client each.", b.w.extraTokens, len(b.w.extra))
+		w(" The scale scenario then adds %s tokens over %s more tenants, one client (app and resource server) and one user each.",
+			thousands(b.w.extraTokens), thousands(int64(len(b.w.extra))))
 	}
 	w(" Tenants, clients and the login users are created with the `jeton` CLI; unknown tokens are well-formed with a valid checksum; malformed ones fail the checksum.\n")
 	w("- jeton: `go build ./cmd/jeton`, run as `jeton serve` with its shipped defaults (argon2id m=%d KiB, t=%d, p=%d; access tokens %v), except that the main instance "+
@@ -67,20 +69,25 @@ func (b *bench) writeReport() error {
 		"and has no sweeper of its own (`JETON_SWEEP_INTERVAL=0`; the sweep scenario starts a second instance that sweeps). Its log (one JSON line per request) goes to a file.\n",
 		cfg.Hash.Memory, cfg.Hash.Time, cfg.Hash.Threads, cfg.AccessTTL)
 	w("- Ceilings, each in a child process (`jeton-bench ceiling`): the naive handler (Gin, no client authentication, one pgx `SELECT ... FROM tokens WHERE hash = $1` per request) "+
-		"with %d database connections, the number jeton was seen holding during introspect-live; a handler that does client_credentials' writes alone "+
+		"with %d database connections (%s); a handler that does client_credentials' writes alone "+
 		"(the token INSERT and its event INSERT in one statement, same pool); argon2id with jeton's parameters on runtime.NumCPU() = %d goroutines.\n",
-		b.jetonPool(), runtime.NumCPU())
+		b.jetonPool(), poolSource(b.poolSeen), runtime.NumCPU())
 	w("- RSS is VmRSS/VmHWM from /proc/PID/status of the jeton process; the target's \"workers\" is jeton's default hashing pool, one per CPU (%d). The bench kills an instance above %s.\n",
 		workers(), mib(rssCap()))
 	w("- Enumeration: one request at a time, the three kinds shuffled together, each username used once; the second generation's users were created by `jeton user create` with `JETON_ARGON2_TIME=1`, the others with the defaults (bulk users copy those hashes).\n")
-	w("- Seeding %d live tokens took %v; the first start on the empty database (all migrations) was ready in %s ms.\n",
-		b.w.mainTokens, b.seedTime.Round(time.Millisecond), ms(b.firstStart))
+	w("- Seeding %s live tokens took %v; the first start on the empty database (all migrations) was ready in %s ms.\n",
+		thousands(b.w.mainTokens), b.seedTime.Round(time.Millisecond), ms(b.firstStart))
 	for _, n := range b.sweepNotes {
 		w("- Sweep %s\n", n)
 	}
 	for _, n := range b.simNotes {
 		w("- Sessions: %s\n", n)
 	}
+	var ts []string
+	for _, t := range b.timings {
+		ts = append(ts, t[0]+" "+t[1])
+	}
+	w("- Time per step: %s.\n", strings.Join(ts, ", "))
 	for _, n := range b.notes {
 		w("- Note: %s\n", n)
 	}
@@ -108,10 +115,20 @@ func (b *bench) writeReport() error {
 	if b.statements != "" {
 		w("\n## Statements by total time (pg_stat_statements, after seeding)\n\n%s", b.statements)
 	}
+	if errs := b.serverErrors(); errs != "" {
+		w("\n## Errors and warnings jeton logged during the run\n\n%s", errs)
+	}
 	for _, s := range b.sections {
 		w("\n## %s\n\n%s\n", s.Title, s.Body)
 	}
 	return os.WriteFile(b.cfg.out, []byte(sb.String()), 0o644)
+}
+
+func poolSource(seen bool) string {
+	if seen {
+		return "the most jeton was seen holding during introspect-live"
+	}
+	return "pgxpool's default max(4, NumCPU), which jeton uses"
 }
 
 // cell keeps a value on one table row.
@@ -128,4 +145,47 @@ func (b *bench) chartRows() []chartRow {
 		rows = append(rows, chartRow{name: r.Name, rps: r.RPS, p99: r.P99})
 	}
 	return rows
+}
+
+// serverErrors lists the distinct errors and warnings jeton logged during the run, with
+// how often, as evidence next to the figures (the logs themselves go with the run's
+// directory).
+func (b *bench) serverErrors() string {
+	files, _ := filepath.Glob(filepath.Join(b.tmp, "*.log"))
+	type key struct{ level, msg, err string }
+	counts := map[key]int{}
+	var order []key
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if !strings.Contains(line, `"level":"ERROR"`) && !strings.Contains(line, `"level":"WARN"`) {
+				continue
+			}
+			var v struct{ Level, Msg, Err string }
+			if json.Unmarshal([]byte(line), &v) != nil {
+				continue
+			}
+			k := key{v.Level, v.Msg, v.Err}
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+		}
+	}
+	if len(order) == 0 {
+		return ""
+	}
+	var sb strings.Builder
+	sb.WriteString("| level | times | message | error |\n|---|---:|---|---|\n")
+	for i, k := range order {
+		if i == 15 {
+			fmt.Fprintf(&sb, "| | | and %d more kinds | |\n", len(order)-i)
+			break
+		}
+		fmt.Fprintf(&sb, "| %s | %d | %s | %s |\n", k.level, counts[k], cell(k.msg), cell(clip(k.err, 200)))
+	}
+	return sb.String()
 }

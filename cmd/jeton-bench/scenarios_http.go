@@ -80,19 +80,15 @@ func (b *bench) introspectRuns(ctx context.Context, suffix string, pickLive func
 	if suffix == "" {
 		prof = b.startProfile(ctx)
 	}
+	// jeton and the naive handler alternate, so drift in the shared machine's load hits both.
 	live := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-live"+suffix, base, pickLive, true))[0]
 	if n := sampled(); n > 0 && suffix == "" {
-		b.poolSize = n
+		b.poolSize, b.poolSeen = n, true
 	}
 	if prof != nil {
 		b.profile = prof()
 	}
 	b.addResult(live)
-	unknown := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-unknown"+suffix, base, b.pickUnknown, false))[0]
-	b.addResult(unknown)
-	if suffix == "" {
-		b.addResult(runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-malformed", base, b.pickMalformed, false))[0])
-	}
 	naive, err := b.startCeiling(ctx, "naive")
 	if err != nil {
 		b.note("naive ceiling: %v", err)
@@ -101,8 +97,13 @@ func (b *bench) introspectRuns(ctx context.Context, suffix string, pickLive func
 	defer naive.stop()
 	nl := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("ceiling: naive live"+suffix, naive.base, pickLive, true))[0]
 	b.addResult(nl)
+	unknown := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-unknown"+suffix, base, b.pickUnknown, false))[0]
+	b.addResult(unknown)
 	nu := runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("ceiling: naive unknown"+suffix, naive.base, b.pickUnknown, false))[0]
 	b.addResult(nu)
+	if suffix == "" {
+		b.addResult(runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-malformed", base, b.pickMalformed, false))[0])
+	}
 	for _, p := range []struct{ j, n result }{{live, nl}, {unknown, nu}} {
 		ratio := p.j.RPS / p.n.RPS
 		b.addTarget(p.j.Name+" vs naive handler",
@@ -271,6 +272,11 @@ func (b *bench) passwordForm(l login) string {
 
 // passwordGrant measures the password grant against the raw argon2id rate.
 func (b *bench) passwordGrant(ctx context.Context) error {
+	p := service.DefaultConfig().Hash
+	before, err := b.argon2Ceiling(ctx, p.Memory, p.Time, p.Threads)
+	if err != nil {
+		return err
+	}
 	forms := make([]string, len(b.w.logins))
 	for i, l := range b.w.logins {
 		forms[i] = b.passwordForm(l)
@@ -281,19 +287,22 @@ func (b *bench) passwordGrant(ctx context.Context) error {
 		},
 		check: statusIs(http.StatusOK, `"access_token":"jat_`)})[0]
 	b.addResult(j)
-	p := service.DefaultConfig().Hash
 	if waited := quiesce(b.main, 2*time.Minute); waited > 2*time.Second {
 		b.note("before the argon2id ceiling, jeton kept hashing for %v after the password load stopped (requests whose clients had gone)", waited.Round(time.Second))
 	}
-	rps, err := b.argon2Ceiling(ctx, p.Memory, p.Time, p.Threads)
+	// The ceiling is measured before and after jeton's run, which is the best of the two:
+	// the machine is shared, and a ceiling is what it allows.
+	after, err := b.argon2Ceiling(ctx, p.Memory, p.Time, p.Threads)
 	if err != nil {
 		return err
 	}
+	rps := max(before, after)
 	b.addResult(result{Name: "ceiling: raw argon2id", Concurrency: runtime.NumCPU(), Window: b.cfg.duration, RPS: rps,
 		Statuses: map[int]int64{}})
+	b.logf("argon2id ceiling: %s/s before, %s/s after the password scenario", rate(before), rate(after))
 	ratio := j.RPS / rps
-	b.addTarget("password grant vs raw argon2id", fmt.Sprintf("%.2f× (%s vs %s per s, m=%d t=%d p=%d)", ratio, rate(j.RPS),
-		rate(rps), p.Memory, p.Time, p.Threads), "≥ 0.9×", metStr(ratio >= 0.9))
+	b.addTarget("password grant vs raw argon2id", fmt.Sprintf("%.2f× (%s vs %s per s, m=%d t=%d p=%d; the raw rate was %s and %s per s before and after)",
+		ratio, rate(j.RPS), rate(rps), p.Memory, p.Time, p.Threads, rate(before), rate(after)), "≥ 0.9×", metStr(ratio >= 0.9))
 	return nil
 }
 

@@ -56,8 +56,8 @@ func (b *bench) createClient(ctx context.Context, tenant, name string, flags ...
 	return newCred(c.ClientID, c.ClientSecret), nil
 }
 
-// seedIdentities creates the main tenant, its clients and login users through the CLI,
-// as an operator would.
+// seedIdentities creates the main tenant, its clients and a login user through the CLI,
+// as an operator would, and more login users beside it.
 func (b *bench) seedIdentities(ctx context.Context) error {
 	w := &b.w
 	w.tenant = "bench"
@@ -76,15 +76,26 @@ func (b *bench) seedIdentities(ctx context.Context) error {
 	if w.svc, err = b.createClient(ctx, w.tenant, "batch", "--grant", "client_credentials", "--scope", "read write"); err != nil {
 		return err
 	}
-	for i := range 4 {
-		l := login{Username: fmt.Sprintf("login-%d", i), Password: fmt.Sprintf("bench login password %d %s", i, b.cfg.seed)}
-		if _, err := b.cli(ctx, nil, l.Password+"\n", "user", "create", "--tenant", w.tenant, "--username",
-			l.Username, "--password-stdin", "--json"); err != nil {
-			return err
-		}
-		w.logins = append(w.logins, l)
+	// One user through the CLI (hashed by jeton with its shipped parameters); the other
+	// login users share its hash, so each worker logs in as a user of its own, as
+	// different people do (concurrent attempts of one username from one address count
+	// against its back-off until they settle).
+	pw := "bench login password " + b.cfg.seed
+	if _, err := b.cli(ctx, nil, pw+"\n", "user", "create", "--tenant", w.tenant, "--username", "login-cli",
+		"--password-stdin", "--json"); err != nil {
+		return err
 	}
-	return b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, w.tenant).Scan(&w.tenantID)
+	if err := b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, w.tenant).Scan(&w.tenantID); err != nil {
+		return err
+	}
+	n := int64(max(b.cfg.concurrency, 64))
+	if _, err := b.seedBulkUsers(ctx, w.tenantID, "login", n, "login-cli"); err != nil {
+		return err
+	}
+	for i := range n {
+		w.logins = append(w.logins, login{Username: fmt.Sprintf("login-%07d", i), Password: pw})
+	}
+	return nil
 }
 
 // seedBulkUsers inserts n users named prefix-NNNNNNN into the tenant, all with the PHC
