@@ -30,7 +30,7 @@ type adminHandler func(c *gin.Context, a service.Admin)
 // adminRoutes registers the admin API. Every route goes through admin, which authenticates
 // the key before anything else.
 func (s *Server) adminRoutes(e *gin.Engine) {
-	g := e.Group("/admin/v1", noStore)
+	g := e.Group("/admin/v1", noStore, s.adminBounded)
 	g.GET("/events", s.admin(s.globalEvents))
 	g.POST("/tenants", s.admin(s.createTenant))
 	g.GET("/tenants", s.admin(s.listTenants))

@@ -31,7 +31,7 @@ const (
 // corsRoutes answers preflights on the CORS endpoints.
 func (s *Server) corsRoutes(e *gin.Engine) {
 	for _, p := range corsPaths {
-		e.OPTIONS(p, varyOrigin, s.preflight)
+		e.OPTIONS(p, varyOrigin, s.bounded, s.preflight)
 	}
 }
 

@@ -92,7 +92,7 @@ func TestDiscoveryIssuerWithPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(validating(t, h))
 	t.Cleanup(srv.Close)
 	for _, path := range []string{"/.well-known/oauth-authorization-server/tenants/x", "/.well-known/oauth-authorization-server"} {
 		m := getMetadata(t, srv.Client(), srv.URL, path)

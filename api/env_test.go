@@ -18,6 +18,7 @@ import (
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/metrics"
 	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
@@ -53,6 +54,8 @@ type env struct {
 	cli   db.Actor
 	logs  *logBuffer // everything the server and the service logged, at every level
 	pool  *pgxpool.Pool
+	// metrics hears the service and every request, as in production.
+	metrics *metrics.Metrics
 }
 
 // logBuffer collects log output from concurrent requests.
@@ -105,18 +108,23 @@ func newEnvFrom(t *testing.T, pool *pgxpool.Pool, configure func(*service.Config
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := service.New(store, cfg, append([]service.Option{service.WithClock(clk.Now), service.WithLogger(log)}, opts...)...)
+	m := metrics.New()
+	svc, err := service.New(store, cfg, append([]service.Option{service.WithClock(clk.Now), service.WithLogger(log),
+		service.WithObserver(m)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acfg.Issuer = issuer
+	acfg.Requests = m
 	h, err := api.NewServer(acfg, svc, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	// Every response is validated against the OpenAPI document (openapi_test.go).
+	srv := httptest.NewServer(validating(t, h))
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"}, logs: logs, pool: pool}
+	return &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"},
+		logs: logs, pool: pool, metrics: m}
 }
 
 func (e *env) mustTenant(slug string) db.Tenant {

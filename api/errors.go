@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -75,12 +77,42 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 	return &oauthError{Code: "server_error", Status: http.StatusInternalServerError}, false
 }
 
-// unavailable reports whether err means the database could not be reached in time.
+// unavailable reports whether err means the database could not answer in time, or is
+// away: a deadline (the request's timeout), a connection that could not be made or broke
+// (network errors, EOF, a pool closed while shutting down), or PostgreSQL saying so with
+// its SQLSTATE (unavailableState). Every such failure leaves nothing half-done, since an
+// interrupted transaction is rolled back, so the client may simply retry.
 func unavailable(err error) bool {
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
-	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) ||
-		errors.As(err, &netErr) || errors.As(err, &connErr)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err),
+		errors.As(err, &netErr), errors.As(err, &connErr),
+		errors.Is(err, puddle.ErrClosedPool), errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pgErr):
+		return unavailableState(pgErr.Code)
+	}
+	return false
+}
+
+// unavailableState reports whether a SQLSTATE means the server is away or over capacity
+// for now rather than the query being wrong: class 08 (connection exception), class 53
+// (insufficient resources: too many connections, disk full, out of memory), 57P01
+// (shutdown or pg_terminate_backend), 57P02 (another backend crashed), 57P03 (starting up
+// or shutting down), 57P05 (idle_session_timeout), 57014 (statement_timeout or a cancel),
+// 55P03 (lock_timeout) and 25006 (read-only: a standby, mid-failover).
+func unavailableState(code string) bool {
+	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") {
+		return true
+	}
+	switch code {
+	case "57P01", "57P02", "57P03", "57P05", "57014", "55P03", "25006":
+		return true
+	}
+	return false
 }
 
 // fail writes err as an RFC 6749 §5.2 error body and logs what the client does not see.

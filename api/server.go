@@ -4,12 +4,12 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +23,24 @@ type Config struct {
 	Issuer string
 	// TrustedProxies are the CIDRs whose forwarding headers are believed; nil trusts none.
 	TrustedProxies []string
+	// RequestTimeout bounds each OAuth request and /readyz (DefaultRequestTimeout when 0);
+	// AdminTimeout each admin API request (DefaultAdminTimeout when 0). Past it the answer
+	// is 503.
+	RequestTimeout time.Duration
+	AdminTimeout   time.Duration
+	// Requests, when not nil, hears of every finished request (metrics.Metrics).
+	Requests RequestObserver
+	// Feed, when not nil, serves GET /revocations; each write to a stream must finish
+	// within FeedWriteTimeout (0: DefaultFeedWriteTimeout).
+	Feed             *service.Feed
+	FeedWriteTimeout time.Duration
+}
+
+// RequestObserver records finished requests. It gets only bounded values: the route
+// template (never the path), the method, the status, the grant type of a /token request
+// (one of service.GrantTypes or "other"; "" elsewhere) and the latency.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, grant string, took time.Duration)
 }
 
 // Server is jeton's HTTP handler.
@@ -35,6 +53,8 @@ type Server struct {
 	intro  *service.Service
 	log    *slog.Logger
 	engine *gin.Engine
+	// draining is set by Drain: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // NewServer wires the routes. It returns an error for an invalid trusted proxy.
@@ -48,7 +68,7 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	e.ContextWithFallback = true
 	s := &Server{cfg: cfg, svc: svc.ForTokens(), intro: svc, log: log, engine: e}
 
-	e.Use(s.requestID, s.accessLog, s.recover)
+	e.Use(s.requestID, s.accessLog, s.recover, s.closeWhenDraining)
 	e.NoMethod(func(c *gin.Context) {
 		if isAdminPath(c) {
 			s.problem(c, errMethod)
@@ -65,13 +85,17 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	})
 
 	oauth := e.Group("/", noStore, varyOrigin)
-	oauth.POST("/token", s.token)
-	oauth.POST("/introspect", s.introspect)
-	oauth.POST("/revoke", s.revoke)
+	oauth.POST("/token", s.bounded, s.token)
+	oauth.POST("/introspect", s.bounded, s.introspect)
+	oauth.POST("/revoke", s.bounded, s.revoke)
 	s.corsRoutes(e)
 	s.adminRoutes(e)
+	s.feedRoutes(e)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if err := s.openAPIRoute(e); err != nil {
+		return nil, err
+	}
 	for _, p := range discoveryPaths(cfg.Issuer) {
 		e.GET(p, s.discovery)
 	}
@@ -103,23 +127,32 @@ func (s *Server) requestID(c *gin.Context) {
 
 func requestID(c *gin.Context) string { return c.GetString("request_id") }
 
-// accessLog writes one line per request. It never logs bodies, query strings or headers,
-// where secrets travel.
+// accessLog writes one line per request and reports it to the request observer. It never
+// logs bodies, query strings or headers, where secrets travel, nor the path (it may hold
+// ids): the route template stands for it.
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	took := time.Since(start)
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
+	grant := c.GetString("grant_type")
 	attrs := []slog.Attr{slog.String("request_id", requestID(c)), slog.String("method", c.Request.Method),
 		slog.String("route", route), slog.Int("status", c.Writer.Status()),
-		slog.Duration("latency", time.Since(start)), slog.String("tenant", c.GetString("tenant")),
+		slog.Duration("latency", took), slog.String("tenant", c.GetString("tenant")),
 		slog.String("ip", clientIP(c))}
+	if grant != "" {
+		attrs = append(attrs, slog.String("grant_type", grant))
+	}
 	if u := c.GetString("user_ip"); u != "" {
 		attrs = append(attrs, slog.String("user_ip", u))
 	}
 	s.log.LogAttrs(c, slog.LevelInfo, "request", attrs...)
+	if s.cfg.Requests != nil {
+		s.cfg.Requests.ObserveRequest(route, c.Request.Method, c.Writer.Status(), grant, took)
+	}
 }
 
 // recover turns a panic into a logged server_error instead of a dropped connection.
@@ -146,16 +179,4 @@ func clientIP(c *gin.Context) string { return c.ClientIP() }
 // actor describes an authenticated client making this request, for events.
 func actor(c *gin.Context, ca db.ClientAuth) db.Actor {
 	return db.Actor{Type: "client", ID: ca.Client.ID, Name: ca.Client.Name, IP: clientIP(c), RequestID: requestID(c)}
-}
-
-func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
-
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
-	defer cancel()
-	if err := s.intro.Ready(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,7 @@ func (s *Server) token(c *gin.Context) {
 		return
 	}
 	grant := f.get("grant_type")
+	c.Set("grant_type", grantLabel(grant))
 	if grant == "" {
 		s.fail(c, badRequest("grant_type is required"))
 		return
@@ -71,6 +73,15 @@ func (s *Server) token(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// grantLabel names a requested grant type for logs and metrics: one jeton supports, else
+// "other" (the value is the client's, and could be anything).
+func grantLabel(grant string) string {
+	if slices.Contains(service.GrantTypes, grant) {
+		return grant
+	}
+	return "other"
 }
 
 // RFC 6749 §4.3.2: access token request with the resource owner's credentials.

@@ -120,42 +120,62 @@ const updateClient = `UPDATE clients AS c SET name = $3, disabled = $4,
 	forwards_user_ip = $14
 WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 
+// lockClient reads the disabled flag an update starts from, locking the row until commit.
+const lockClient = `SELECT disabled FROM clients WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+
 // UpdateClient writes c's settable fields and ev; disabling bumps its epoch in the same
-// statement. It returns ErrNotFound for an unknown client.
+// statement and appends a client revocation to the log. It returns ErrNotFound for an
+// unknown client.
 func (s *Store) UpdateClient(ctx context.Context, c Client, ev Event) (Client, error) {
-	return s.clientWrite(ctx, ev, "update client", updateClient, c.TenantID, c.ID, c.Name, c.Disabled,
-		c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
-		toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP)
+	var out Client
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var was bool
+		if err := tx.QueryRow(ctx, lockClient, c.TenantID, c.ID).Scan(&was); err != nil {
+			return translate("update client", err)
+		}
+		var err error
+		out, err = s.writeClient(ctx, tx, ev, c.Disabled && !was, "update client", updateClient, c.TenantID, c.ID,
+			c.Name, c.Disabled, c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
+			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP)
+		return err
+	})
+	return out, err
 }
 
 const deleteClient = `DELETE FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 
-// DeleteClient removes the client with its secrets, sessions and tokens, and writes ev.
-// It returns ErrNotFound for an unknown client.
+// DeleteClient removes the client with its secrets, sessions and tokens, and writes ev and
+// a client revocation, which outlive the client. It returns ErrNotFound for an unknown
+// client.
 func (s *Store) DeleteClient(ctx context.Context, tenant uuid.UUID, id string, ev Event) error {
-	_, err := s.clientWrite(ctx, ev, "delete client", deleteClient, tenant, id)
-	return err
-}
-
-// BumpClientEpoch revokes every token of the client and writes ev. It returns the epoch
-// before the bump, or ErrNotFound.
-func (s *Store) BumpClientEpoch(ctx context.Context, tenant uuid.UUID, id string, ev Event) (int64, error) {
-	return bumpEpoch(ctx, s, `UPDATE clients SET epoch = epoch + 1, updated_at = $3
-		WHERE tenant_id = $1 AND id = $2 RETURNING epoch - 1`, ev, tenant, id, ev.At)
-}
-
-func (s *Store) clientWrite(ctx context.Context, ev Event, what, sql string, args ...any) (Client, error) {
-	var out Client
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if out, err = scanClient(tx.QueryRow(ctx, sql, args...)); err != nil {
-			return translate(what, err)
-		}
-		ev.SubjectType, ev.SubjectID, ev.SubjectName = "client", out.ID, out.Name
-		ev.ClientID = out.ID
-		return writeEvent(ctx, tx, ev)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := s.writeClient(ctx, tx, ev, true, "delete client", deleteClient, tenant, id)
+		return err
 	})
-	return out, err
+}
+
+// BumpClientEpoch revokes every token of the client and writes ev and a client revocation
+// to the log. It returns the epoch before the bump, or ErrNotFound.
+func (s *Store) BumpClientEpoch(ctx context.Context, tenant uuid.UUID, id string, ev Event) (int64, error) {
+	rev := Revocation{TenantID: tenant, Kind: RevokedClient, Subject: id, At: ev.At}
+	return s.bumpEpoch(ctx, `UPDATE clients SET epoch = epoch + 1, updated_at = $3
+		WHERE tenant_id = $1 AND id = $2 RETURNING epoch - 1`, ev, rev, tenant, id, ev.At)
+}
+
+// writeClient runs sql, which returns the client's row, then writes ev about it and, when
+// revokes, appends a client revocation to the log.
+func (s *Store) writeClient(ctx context.Context, tx pgx.Tx, ev Event, revokes bool, what, sql string, args ...any) (Client, error) {
+	out, err := scanClient(tx.QueryRow(ctx, sql, args...))
+	if err != nil {
+		return out, translate(what, err)
+	}
+	ev.SubjectType, ev.SubjectID, ev.SubjectName = "client", out.ID, out.Name
+	ev.ClientID = out.ID
+	if err := writeEvent(ctx, tx, ev); err != nil || !revokes {
+		return out, err
+	}
+	return out, s.appendRevocation(ctx, tx, Revocation{TenantID: out.TenantID, Kind: RevokedClient,
+		Subject: out.ID, At: ev.At})
 }
 
 // Secrets still valid at now (expires_at unset or later) and the rest are kept apart: a

@@ -29,11 +29,21 @@ var (
 
 // Store runs jeton's queries on a pgx pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	batch *introspectBatcher
+	// beforeAppend, when set by tests, runs in each revoking transaction before its append
+	// to the revocation log (WithRevocationHook).
+	beforeAppend func(context.Context, Revocation)
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool, batch: newIntrospectBatcher(pool)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

@@ -75,6 +75,24 @@ func (s *Store) SweepEvents(ctx context.Context, now time.Time, def time.Duratio
 	return s.sweep(ctx, "sweep events", sweepEvents, now, defSeconds, n)
 }
 
+// The revocation log is trimmed from its smallest id up to the first row (in time) still
+// within the retention, never past the newest row: what is kept is always every id from
+// the smallest kept one on, so a reader tells a trimmed gap from a quiet one by the
+// smallest id alone (RevocationPage.Oldest), and the head survives.
+const sweepRevocations = `DELETE FROM revocations d
+WHERE d.id = ANY (ARRAY(
+	SELECT r.id FROM revocations r
+	WHERE r.id < COALESCE((SELECT k.id FROM revocations k WHERE k.at >= $1 ORDER BY k.at LIMIT 1),
+	                      (SELECT max(m.id) FROM revocations m))
+	ORDER BY r.id LIMIT $2))`
+
+// SweepRevocations deletes up to n of the revocation log's oldest rows, those with an id
+// below the first row appended at or after before (the newest row always stays), and
+// returns how many it deleted, or the database's error.
+func (s *Store) SweepRevocations(ctx context.Context, before time.Time, n int) (int64, error) {
+	return s.sweep(ctx, "sweep revocations", sweepRevocations, before, n)
+}
+
 // Throttle rows go once their window (or a pair's back-off memory) has passed.
 const sweepLoginThrottles = `DELETE FROM login_throttles d
 WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM login_throttles t WHERE t.expires_at < $1 LIMIT $2))

@@ -110,11 +110,18 @@ const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
 	min_password_length = $10, login_backoff_after = $11, login_user_limit = $12, login_ip_limit = $13
 WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING ` + tenantColumns
 
-// UpdateTenant writes t's settable fields and its event. It returns ErrNotFound for a
-// deleted or unknown tenant.
+// lockTenant reads the disabled flag an update starts from, locking the row until commit.
+const lockTenant = `SELECT disabled FROM tenants WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+
+// UpdateTenant writes t's settable fields and its event; disabling also appends a tenant
+// revocation to the log. It returns ErrNotFound for a deleted or unknown tenant.
 func (s *Store) UpdateTenant(ctx context.Context, t Tenant, ev Event) (Tenant, error) {
 	var out Tenant
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var was bool
+		if err := tx.QueryRow(ctx, lockTenant, t.ID).Scan(&was); err != nil {
+			return translate("update tenant", err)
+		}
 		var err error
 		out, err = scanTenant(tx.QueryRow(ctx, updateTenant, t.ID, t.Name, t.Disabled,
 			toSeconds(t.AccessTTL), toSeconds(t.RefreshIdleTTL), toSeconds(t.RefreshMaxTTL),
@@ -125,7 +132,10 @@ func (s *Store) UpdateTenant(ctx context.Context, t Tenant, ev Event) (Tenant, e
 		}
 		ev.TenantID = &out.ID
 		ev.SubjectType, ev.SubjectID, ev.SubjectName = "tenant", out.ID.String(), out.Slug
-		return writeEvent(ctx, tx, ev)
+		if err := writeEvent(ctx, tx, ev); err != nil || !out.Disabled || was {
+			return err
+		}
+		return s.appendRevocation(ctx, tx, Revocation{TenantID: out.ID, Kind: RevokedTenant, At: ev.At})
 	})
 	return out, err
 }
@@ -134,8 +144,9 @@ const deleteTenant = `UPDATE tenants SET disabled = true, epoch = epoch + 1, del
 WHERE id = $1 AND deleted_at IS NULL`
 
 // DeleteTenant makes the tenant a tombstone in one short transaction: disabled, epoch
-// bumped, slug kept reserved. Its event goes to the global stream. The sweeper purges its
-// rows later. It returns ErrNotFound when the tenant is already gone.
+// bumped, slug kept reserved. Its event goes to the global stream, its revocation to the
+// tenant's log. The sweeper purges its rows later. It returns ErrNotFound when the tenant
+// is already gone.
 func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID, ev Event) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, deleteTenant, id, ev.At)
@@ -146,26 +157,34 @@ func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID, ev Event) error 
 			return translate("delete tenant", pgx.ErrNoRows)
 		}
 		ev.TenantID = nil
-		return writeEvent(ctx, tx, ev)
+		if err := writeEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.appendRevocation(ctx, tx, Revocation{TenantID: id, Kind: RevokedTenant, At: ev.At})
 	})
 }
 
-// BumpTenantEpoch revokes every token of the tenant by moving its epoch, and writes ev in
-// the same short transaction. It returns the epoch before the bump.
+// BumpTenantEpoch revokes every token of the tenant by moving its epoch, and writes ev and
+// a tenant revocation to the log in the same short transaction. It returns the epoch
+// before the bump.
 func (s *Store) BumpTenantEpoch(ctx context.Context, id uuid.UUID, ev Event) (int64, error) {
-	return bumpEpoch(ctx, s, `UPDATE tenants SET epoch = epoch + 1, updated_at = $2
-		WHERE id = $1 AND deleted_at IS NULL RETURNING epoch - 1`, ev, id, ev.At)
+	rev := Revocation{TenantID: id, Kind: RevokedTenant, At: ev.At}
+	return s.bumpEpoch(ctx, `UPDATE tenants SET epoch = epoch + 1, updated_at = $2
+		WHERE id = $1 AND deleted_at IS NULL RETURNING epoch - 1`, ev, rev, id, ev.At)
 }
 
-// bumpEpoch runs one epoch-bumping UPDATE ... RETURNING the previous epoch, and ev, in a
-// transaction.
-func bumpEpoch(ctx context.Context, s *Store, sql string, ev Event, args ...any) (int64, error) {
+// bumpEpoch runs one epoch-bumping UPDATE ... RETURNING the previous epoch, ev, and the
+// append of rev to the revocation log, in a transaction.
+func (s *Store) bumpEpoch(ctx context.Context, sql string, ev Event, rev Revocation, args ...any) (int64, error) {
 	var prev int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, sql, args...).Scan(&prev); err != nil {
 			return translate("bump epoch", err)
 		}
-		return writeEvent(ctx, tx, ev)
+		if err := writeEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.appendRevocation(ctx, tx, rev)
 	})
 	return prev, err
 }

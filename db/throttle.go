@@ -45,7 +45,9 @@ type Reservation struct {
 var limitNames = map[byte]string{'p': "backoff", 'u': "user", 'i': "ip"}
 
 // The per-username limit spares addresses the user logged in from lately; the three rows
-// are new, or counted on, or past expires_at and started over. A row refuses when it was
+// are new, or counted on, or past expires_at and started over. Every statement on the
+// counters locks them in one order, by kind ('i', 'p', 'u'), so that concurrent logins
+// never deadlock: here the VALUES are in that order. A row refuses when it was
 // already over its limit before this attempt ('p': still in its back-off); refused then
 // counts the attempt and nothing else moves but failures, which the caller gives back.
 const reserveLogin = `WITH known AS (
@@ -56,10 +58,10 @@ const reserveLogin = `WITH known AS (
 	) AS yes
 )
 INSERT INTO login_throttles AS t (tenant_id, kind, username, ip, failures, refused, blocked_until, expires_at)
-VALUES ($1, 'p', $2, $3, 1, 0, CASE WHEN $6::integer <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
+VALUES ($4::uuid, 'i', '', $3, 1, 0, NULL, $5::timestamptz + make_interval(secs => $12)),
+	($1, 'p', $2, $3, 1, 0, CASE WHEN $6::integer <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
 		$5::timestamptz + make_interval(secs => $9)),
-	($1, 'u', $2, '', 1, 0, NULL, $5::timestamptz + make_interval(secs => $12)),
-	($4::uuid, 'i', '', $3, 1, 0, NULL, $5::timestamptz + make_interval(secs => $12))
+	($1, 'u', $2, '', 1, 0, NULL, $5::timestamptz + make_interval(secs => $12))
 ON CONFLICT (kind, ip, username, tenant_id) DO UPDATE SET (failures, refused, blocked_until, expires_at) = (
 	SELECT x.n, CASE WHEN x.over THEN t.refused + 1 ELSE 0 END,
 		CASE WHEN t.kind <> 'p' THEN NULL
@@ -114,7 +116,14 @@ const loginCounters = `((t.kind = 'p' AND t.ip = $3 AND t.username = $2 AND t.te
 	OR (t.kind = 'u' AND t.ip = '' AND t.username = $2 AND t.tenant_id = $1)
 	OR (t.kind = 'i' AND t.ip = $3 AND t.username = '' AND t.tenant_id IS NOT DISTINCT FROM $4::uuid))`
 
-const returnLogin = `UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) WHERE ` + loginCounters
+// lockCounters locks the rows of loginCounters in kind order, as ReserveLogin does.
+const lockCounters = `l AS (
+	SELECT t.ctid, t.kind FROM login_throttles t WHERE ` + loginCounters + `
+	ORDER BY t.kind FOR UPDATE
+)`
+
+const returnLogin = `WITH ` + lockCounters + `
+UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid`
 
 // ReturnLogin gives back the unit an attempt reserved when it ends without a verdict (the
 // hashing pool was full, the client went away, the database failed). It returns the
@@ -124,34 +133,34 @@ func (s *Store) ReturnLogin(ctx context.Context, c LoginCounters) error {
 	return translate("return login", err)
 }
 
-// The event is the one of its tenant, username, address and window (detail.window), made
-// on the first refusal and counted on by the others.
-const refuseLogin = `WITH r AS (
-	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) WHERE ` + loginCounters + `
+// The event is the one of its tenant, username, address and window, made on the first
+// refusal and counted on by the others; counting changes detail alone, which no index
+// covers, so PostgreSQL can update the row in place.
+const refuseLogin = `WITH ` + lockCounters + `, r AS (
+	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid
 )
-INSERT INTO events AS e (` + eventColumns + `)
-VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-ON CONFLICT (tenant_id, subject_name, client_ip, (detail->>'window')) WHERE kind = 'login_throttled'
+INSERT INTO events AS e (` + eventColumns + `, window_start)
+VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+ON CONFLICT (tenant_id, kind, subject_name, client_ip, window_start) WHERE window_start IS NOT NULL
 DO UPDATE SET detail = jsonb_set(e.detail, '{attempts}', to_jsonb(COALESCE((e.detail->>'attempts')::bigint, 0) + 1))`
 
-// RefuseLogin gives back the unit of a refused attempt and records it on the aggregated
-// login_throttled event of ev's tenant, username (SubjectName), address (Actor.IP) and
-// window (Detail["window"]), in one statement: ev is written if it is the window's first
-// refusal, else its detail's attempts grows by one. It returns the database's error.
-func (s *Store) RefuseLogin(ctx context.Context, c LoginCounters, ev Event) error {
+// RefuseLogin gives back the unit of a refused attempt and records it, in one statement,
+// on the login_throttled event of ev's tenant, username (SubjectName), address (Actor.IP)
+// and the window that starts at window: ev is written if it is the window's first refusal,
+// else that event's detail.attempts grows by one. It returns the database's error.
+func (s *Store) RefuseLogin(ctx context.Context, c LoginCounters, ev Event, window time.Time) error {
 	ev.Kind = "login_throttled"
 	args := append([]any{c.TenantID, c.Username, c.IP, c.IPTenant}, eventArgs(ev)...)
-	_, err := s.pool.Exec(ctx, refuseLogin, args...)
+	_, err := s.pool.Exec(ctx, refuseLogin, append(args, window)...)
 	return translate("refuse login", err)
 }
 
 // The known address is refreshed at most hourly, which is plenty for a 30-day memory and
 // spares a write per login.
-const loginSucceeded = `WITH p AS (
-	DELETE FROM login_throttles t WHERE t.kind = 'p' AND t.ip = $3 AND t.username = $2 AND t.tenant_id = $1
+const loginSucceeded = `WITH ` + lockCounters + `, p AS (
+	DELETE FROM login_throttles t USING l WHERE t.ctid = l.ctid AND l.kind = 'p'
 ), ui AS (
-	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0)
-	WHERE t.kind <> 'p' AND ` + loginCounters + `
+	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid AND l.kind <> 'p'
 )
 INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at) VALUES ($1, $5, $3, $6)
 ON CONFLICT (tenant_id, user_id, ip) DO UPDATE SET last_success_at = EXCLUDED.last_success_at

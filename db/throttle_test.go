@@ -67,7 +67,7 @@ func TestReserveLoginBackoff(t *testing.T) {
 		t.Fatalf("fourth attempt (-want +got):\n%s", diff)
 	}
 	if err := f.store.RefuseLogin(context.Background(), c, db.Event{At: now, Actor: db.Actor{Type: "client", ID: "x", Name: "x", IP: c.IP},
-		SubjectName: c.Username, TenantID: &a, Detail: map[string]any{"window": "w"}}); err != nil {
+		SubjectName: c.Username, TenantID: &a}, now); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.failures(&a, "p", "alice", c.IP); got != 3 {
@@ -219,21 +219,22 @@ func TestRefuseLoginAggregates(t *testing.T) {
 	f := newFixture(t)
 	a := f.mustTenant("a").ID
 	c := db.LoginCounters{TenantID: a, Username: "alice", IP: "192.0.2.1"}
-	refuse := func(window, ip string) {
+	refuse := func(window time.Time, ip string) {
 		t.Helper()
 		if err := f.store.RefuseLogin(context.Background(), c, db.Event{TenantID: &a, At: t0,
 			Actor:       db.Actor{Type: "client", ID: "jc_x", Name: "app", IP: ip},
-			SubjectType: "username", SubjectName: "alice", Detail: map[string]any{"window": window, "attempts": 1}}); err != nil {
+			SubjectType: "username", SubjectName: "alice", Detail: map[string]any{"attempts": 1}}, window); err != nil {
 			t.Fatal(err)
 		}
 	}
+	w1, w2 := t0.Truncate(time.Hour), t0.Truncate(time.Hour).Add(time.Hour)
 	for range 5 {
-		refuse("w1", "192.0.2.1")
+		refuse(w1, "192.0.2.1")
 	}
-	refuse("w2", "192.0.2.1")
-	refuse("w1", "192.0.2.2")
-	rows, err := f.pool.Query(context.Background(), `SELECT client_ip, detail->>'window', (detail->>'attempts')::int
-		FROM events WHERE kind = 'login_throttled' ORDER BY 1, 2`)
+	refuse(w2, "192.0.2.1")
+	refuse(w1, "192.0.2.2")
+	rows, err := f.pool.Query(context.Background(), `SELECT client_ip, to_char(window_start AT TIME ZONE 'UTC', 'HH24'),
+		(detail->>'attempts')::int FROM events WHERE kind = 'login_throttled' ORDER BY 1, 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestRefuseLoginAggregates(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%s %s %d", ip, w, n))
 	}
-	want := []string{"192.0.2.1 w1 5", "192.0.2.1 w2 1", "192.0.2.2 w1 1"}
+	want := []string{"192.0.2.1 03 5", "192.0.2.1 04 1", "192.0.2.2 03 1"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("throttle events (-want +got):\n%s", diff)
 	}

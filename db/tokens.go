@@ -229,57 +229,27 @@ func (s *Store) TokenByHash(ctx context.Context, tenant uuid.UUID, hash []byte) 
 	return t, translate("token", err)
 }
 
-// Introspection is what /introspect tells about a live access token.
-type Introspection struct {
-	ID        uuid.UUID
-	ClientID  string
-	UserID    *uuid.UUID
-	SessionID *uuid.UUID
-	Username  *string
-	Scope     string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-}
-
-// One query decides liveness: the token's own state, its session, and the three epochs.
-const introspect = `SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
-FROM tokens t
-JOIN tenants tn ON tn.id = t.tenant_id
-JOIN clients c ON c.tenant_id = t.tenant_id AND c.id = t.client_id
-LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-LEFT JOIN sessions s ON s.tenant_id = t.tenant_id AND s.id = t.session_id
-WHERE t.hash = $2 AND t.tenant_id = $1 AND t.kind = 'a' AND t.revoked_at IS NULL AND t.expires_at > $3
-  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
-  AND c.epoch = t.client_epoch AND NOT c.disabled
-  AND (t.user_id IS NULL OR (u.epoch = t.user_epoch AND NOT u.disabled))
-  AND (t.session_id IS NULL OR s.revoked_at IS NULL)`
-
-// Introspect returns the tenant's live access token with that hash at now, or ErrNotFound
-// for anything else (unknown, other tenant, refresh token, expired, revoked, stale epoch).
-func (s *Store) Introspect(ctx context.Context, tenant uuid.UUID, hash []byte, now time.Time) (Introspection, error) {
-	var in Introspection
-	err := s.pool.QueryRow(ctx, introspect, tenant, hash, now).Scan(&in.ID, &in.ClientID, &in.UserID,
-		&in.SessionID, &in.Username, &in.Scope, &in.IssuedAt, &in.ExpiresAt)
-	return in, translate("introspect", err)
-}
-
 const revokeToken = `UPDATE tokens SET revoked_at = $3 WHERE tenant_id = $1 AND hash = $2 AND revoked_at IS NULL`
 
-// RevokeToken marks the tenant's token revoked and writes ev, if it was not revoked yet.
-// It reports whether it changed anything.
+// RevokeToken marks the tenant's token revoked, writes ev and appends a token revocation
+// to the log, if it was not revoked yet. It reports whether it changed anything.
 func (s *Store) RevokeToken(ctx context.Context, tenant uuid.UUID, hash []byte, ev Event) (bool, error) {
-	return s.revoke(ctx, ev, revokeToken, tenant, hash, ev.At)
+	return s.revoke(ctx, ev, tokenRevocation(tenant, hash, ev.At), revokeToken, tenant, hash, ev.At)
 }
 
 const revokeSession = `UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`
 
 // RevokeSession revokes every token of the session (introspection and refresh check the
-// session) and writes ev, if it was live. It reports whether it changed anything.
+// session), writes ev and appends a session revocation to the log, if it was live. It
+// reports whether it changed anything.
 func (s *Store) RevokeSession(ctx context.Context, tenant, session uuid.UUID, ev Event) (bool, error) {
-	return s.revoke(ctx, ev, revokeSession, tenant, session, ev.At)
+	rev := Revocation{TenantID: tenant, Kind: RevokedSession, Subject: session.String(), At: ev.At}
+	return s.revoke(ctx, ev, rev, revokeSession, tenant, session, ev.At)
 }
 
-func (s *Store) revoke(ctx context.Context, ev Event, sql string, args ...any) (bool, error) {
+// revoke runs sql and, when it changed a row, writes ev and appends rev to the revocation
+// log, in one transaction.
+func (s *Store) revoke(ctx context.Context, ev Event, rev Revocation, sql string, args ...any) (bool, error) {
 	changed := false
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sql, args...)
@@ -289,7 +259,10 @@ func (s *Store) revoke(ctx context.Context, ev Event, sql string, args ...any) (
 		if changed = tag.RowsAffected() > 0; !changed {
 			return nil
 		}
-		return writeEvent(ctx, tx, ev)
+		if err := writeEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.appendRevocation(ctx, tx, rev)
 	})
 	return changed, err
 }

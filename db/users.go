@@ -89,19 +89,34 @@ const updateUser = `UPDATE users AS u SET disabled = $3, scopes = $4,
 	epoch = u.epoch + CASE WHEN $3 AND NOT u.disabled THEN 1 ELSE 0 END, updated_at = $5
 WHERE u.tenant_id = $1 AND u.id = $2 RETURNING ` + userColumns
 
-// UpdateUser writes the user's disabled flag and scopes, and ev. It returns ErrNotFound
-// when the tenant has no such user.
+// lockUser reads the disabled flag an update starts from, locking the row until commit.
+const lockUser = `SELECT disabled FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+
+// UpdateUser writes the user's disabled flag and scopes, and ev; a disable also appends a
+// user revocation to the log. It returns ErrNotFound when the tenant has no such user.
 func (s *Store) UpdateUser(ctx context.Context, u User, ev Event) (User, error) {
-	return s.userWrite(ctx, ev, "update user", updateUser, u.TenantID, u.ID, u.Disabled, u.Scopes, ev.At)
+	var out User
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var was bool
+		if err := tx.QueryRow(ctx, lockUser, u.TenantID, u.ID).Scan(&was); err != nil {
+			return translate("update user", err)
+		}
+		var err error
+		out, err = s.writeUser(ctx, tx, ev, u.Disabled && !was, "update user", updateUser,
+			u.TenantID, u.ID, u.Disabled, u.Scopes, ev.At)
+		return err
+	})
+	return out, err
 }
 
 const setPassword = `UPDATE users AS u SET password_hash = $3, epoch = u.epoch + 1, updated_at = $4
 WHERE u.tenant_id = $1 AND u.id = $2 RETURNING ` + userColumns
 
 // SetPassword stores a new password hash and revokes every token of the user by bumping its
-// epoch, with ev, in one transaction. It returns ErrNotFound for an unknown user.
+// epoch, with ev and a user revocation in the log, in one transaction. It returns
+// ErrNotFound for an unknown user.
 func (s *Store) SetPassword(ctx context.Context, tenant, id uuid.UUID, hash string, ev Event) (User, error) {
-	return s.userWrite(ctx, ev, "set password", setPassword, tenant, id, hash, ev.At)
+	return s.userWrite(ctx, ev, true, "set password", setPassword, tenant, id, hash, ev.At)
 }
 
 // The hash is replaced only if it is still the one verified and the epoch has not moved:
@@ -121,34 +136,48 @@ func (s *Store) RehashPassword(ctx context.Context, tenant, id uuid.UUID, verifi
 	return tag.RowsAffected() == 1, nil
 }
 
-// BumpUserEpoch revokes every token of the user and writes ev. It returns the epoch before
-// the bump, or ErrNotFound.
+// BumpUserEpoch revokes every token of the user and writes ev and a user revocation to the
+// log. It returns the epoch before the bump, or ErrNotFound.
 func (s *Store) BumpUserEpoch(ctx context.Context, tenant, id uuid.UUID, ev Event) (int64, error) {
-	return bumpEpoch(ctx, s, `UPDATE users SET epoch = epoch + 1, updated_at = $3
-		WHERE tenant_id = $1 AND id = $2 RETURNING epoch - 1`, ev, tenant, id, ev.At)
+	rev := Revocation{TenantID: tenant, Kind: RevokedUser, Subject: id.String(), At: ev.At}
+	return s.bumpEpoch(ctx, `UPDATE users SET epoch = epoch + 1, updated_at = $3
+		WHERE tenant_id = $1 AND id = $2 RETURNING epoch - 1`, ev, rev, tenant, id, ev.At)
 }
 
-func (s *Store) userWrite(ctx context.Context, ev Event, what, sql string, args ...any) (User, error) {
+// userWrite runs writeUser in a transaction of its own.
+func (s *Store) userWrite(ctx context.Context, ev Event, revokes bool, what, sql string, args ...any) (User, error) {
 	var out User
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out, err = scanUser(tx.QueryRow(ctx, sql, args...)); err != nil {
-			return translate(what, err)
-		}
-		ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", out.ID.String(), out.Username
-		ev.UserID = out.ID.String()
-		return writeEvent(ctx, tx, ev)
+		out, err = s.writeUser(ctx, tx, ev, revokes, what, sql, args...)
+		return err
 	})
 	return out, err
+}
+
+// writeUser runs sql, which returns the user's row, then writes ev about it and, when
+// revokes, appends a user revocation to the log.
+func (s *Store) writeUser(ctx context.Context, tx pgx.Tx, ev Event, revokes bool, what, sql string, args ...any) (User, error) {
+	out, err := scanUser(tx.QueryRow(ctx, sql, args...))
+	if err != nil {
+		return out, translate(what, err)
+	}
+	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", out.ID.String(), out.Username
+	ev.UserID = out.ID.String()
+	if err := writeEvent(ctx, tx, ev); err != nil || !revokes {
+		return out, err
+	}
+	return out, s.appendRevocation(ctx, tx, Revocation{TenantID: out.TenantID, Kind: RevokedUser,
+		Subject: out.ID.String(), At: ev.At})
 }
 
 const deleteUser = `DELETE FROM users u WHERE u.tenant_id = $1 AND u.id = $2 RETURNING ` + userColumns
 
 // DeleteUser removes the user and, through the foreign keys, its sessions and tokens; ev
-// (which keeps the user's id and name) is written in the same transaction. It returns
-// ErrNotFound for an unknown user.
+// (which keeps the user's id and name) and a user revocation, which outlive the user, are
+// written in the same transaction. It returns ErrNotFound for an unknown user.
 func (s *Store) DeleteUser(ctx context.Context, tenant, id uuid.UUID, ev Event) error {
-	_, err := s.userWrite(ctx, ev, "delete user", deleteUser, tenant, id)
+	_, err := s.userWrite(ctx, ev, true, "delete user", deleteUser, tenant, id)
 	return err
 }
 

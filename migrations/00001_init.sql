@@ -162,7 +162,10 @@ CREATE TABLE events (
     user_id      text NOT NULL DEFAULT '',
     client_ip    text NOT NULL DEFAULT '',
     request_id   text NOT NULL DEFAULT '',
-    detail       jsonb NOT NULL DEFAULT '{}'
+    detail       jsonb NOT NULL DEFAULT '{}',
+    -- Set only on an aggregated event (login_throttled): the start of the window whose
+    -- occurrences it counts in detail, so counting on updates no indexed column.
+    window_start timestamptz
 );
 CREATE INDEX events_tenant ON events (tenant_id, id DESC);
 CREATE INDEX events_at ON events (at);
@@ -171,8 +174,24 @@ CREATE INDEX events_tenant_user ON events (tenant_id, user_id, id DESC) WHERE us
 CREATE INDEX events_tenant_client ON events (tenant_id, client_id, id DESC) WHERE client_id <> '';
 -- Refused (throttled) logins are one event per tenant, username, address and window, whose
 -- detail counts the attempts: a flood cannot add a row per request.
-CREATE UNIQUE INDEX events_login_throttled ON events (tenant_id, subject_name, client_ip, (detail->>'window'))
-    WHERE kind = 'login_throttled';
+CREATE UNIQUE INDEX events_aggregated ON events (tenant_id, kind, subject_name, client_ip, window_start)
+    WHERE window_start IS NOT NULL;
+
+-- The revocation log that GET /revocations streams (docs/FEED.md): one row per
+-- revocation, appended as the revoking transaction's last statement under an advisory
+-- lock, so ids increase in commit order. subject is the token's hex SHA-256, the session
+-- id, the user id or the client_id ('' for the tenant). No foreign keys: a row outlives the
+-- user or client it names. The sweeper trims the oldest ids first, so the log is always
+-- every revocation from its smallest id on.
+CREATE TABLE revocations (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    kind      text NOT NULL CHECK (kind IN ('token', 'session', 'user', 'client', 'tenant')),
+    subject   text NOT NULL,
+    at        timestamptz NOT NULL
+);
+CREATE INDEX revocations_tenant ON revocations (tenant_id, id);
+CREATE INDEX revocations_at ON revocations (at);
 
 -- Failed password logins, counted before each verification (a reservation) and settled by
 -- its outcome. kind 'p' is one (username, address) pair: its back-off blocks the pair until
@@ -192,7 +211,7 @@ CREATE TABLE login_throttles (
     expires_at    timestamptz NOT NULL,
     UNIQUE NULLS NOT DISTINCT (kind, ip, username, tenant_id),
     CHECK (tenant_id IS NOT NULL OR kind = 'i')
-);
+) WITH (fillfactor = 70);  -- room on each page for the counters' updates (HOT)
 CREATE INDEX login_throttles_expires_at ON login_throttles (expires_at);
 
 -- The addresses (counted as in login_throttles) from which a user logged in successfully:
@@ -210,6 +229,7 @@ CREATE INDEX known_ips_last_success_at ON known_ips (last_success_at);
 -- +goose Down
 DROP TABLE known_ips;
 DROP TABLE login_throttles;
+DROP TABLE revocations;
 DROP TABLE events;
 DROP TABLE admin_keys;
 DROP TABLE tokens;

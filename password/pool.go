@@ -34,6 +34,17 @@ func (p *Pool) Workers() int { return cap(p.workers) }
 // rehash after a successful one).
 func (p *Pool) Runs() int64 { return p.runs.Load() }
 
+// Load returns how many computations are running and how many admitted callers are not
+// running one (waiting for a worker, or between Admit and Run), right now. The two are
+// read separately, so they may disagree by a caller in flight.
+func (p *Pool) Load() (running, waiting int) {
+	running = len(p.workers)
+	return running, max(len(p.places)-running, 0)
+}
+
+// Capacity returns how many callers Admit lets in at once: workers plus queue places.
+func (p *Pool) Capacity() int { return cap(p.places) }
+
 // Ticket is a caller's place in the pool, from Admit until Release.
 type Ticket struct {
 	p    *Pool

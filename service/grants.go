@@ -141,6 +141,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 	}
 	ticket, err := s.hasher.Admit()
 	if err != nil {
+		s.obs.HashRejected()
 		return TokenResponse{}, err
 	}
 	defer ticket.Release()
@@ -154,6 +155,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
 	}
 	if res.Refused {
+		s.obs.LoginThrottled()
 		return TokenResponse{}, s.refuse(ctx, ca, o, actor, res, now)
 	}
 	u, verdict, err := s.verifyUser(ctx, ticket, ca.Tenant.ID, name, l.Password)
@@ -209,6 +211,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 			s.log.LogAttrs(ctx, slog.LevelWarn, "password not rehashed", slog.String("err", err.Error()))
 		}
 	}
+	s.obs.TokenIssued(GrantPassword)
 	return resp, nil
 }
 
@@ -272,7 +275,9 @@ func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, tenan
 	var ok bool
 	var took time.Duration
 	var verr error
+	queued := time.Now()
 	err = ticket.Run(ctx, func() {
+		s.obs.HashWaited(time.Since(queued))
 		if s.duringHash != nil {
 			s.duringHash()
 		}
@@ -345,5 +350,6 @@ func (s *Service) ClientCredentialsGrant(ctx context.Context, ca db.ClientAuth, 
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("client credentials: %w", err)
 	}
+	s.obs.TokenIssued(GrantClientCredentials)
 	return resp, nil
 }

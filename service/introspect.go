@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/tokens"
@@ -26,10 +28,70 @@ type Introspection struct {
 	Sid       string `json:"sid,omitempty"`
 }
 
-// Introspect describes token to a resource server of its tenant. ok is false for every
-// token that is not a live access token of the caller's tenant; a malformed token is
-// answered without reading the database. A caller without the introspect permission gets
-// ErrUnauthorizedClient.
+// Caller is what the HTTP layer learns about the authenticated client of an /introspect
+// request.
+type Caller struct {
+	Tenant        string // the slug of the client's tenant
+	OriginAllowed bool   // the request's Origin is on the client's CORS list
+}
+
+// IntrospectAs authenticates the client presenting cred and describes token to it, in one
+// database round trip shared with concurrent requests: the caller's client, tenant and
+// secrets are read in the same statement (so the same snapshot) as the token, and nothing
+// is cached. origin is the request's Origin header ("" when none).
+//
+// A failed authentication is ErrInvalidClient with a zero Caller (see AuthenticateClient
+// for what fails). An authenticated client without the introspect permission gets its
+// Caller and ErrUnauthorizedClient. Otherwise ok is false for every token that is not a
+// live access token of the caller's tenant. A missing or malformed token is answered
+// without reading any token: the client alone is authenticated.
+func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, origin string) (Caller, Introspection, bool, error) {
+	if tokens.Check(tokens.Access, token) != nil {
+		ca, err := s.AuthenticateClient(ctx, cred)
+		if err != nil {
+			return Caller{}, Introspection{}, false, err
+		}
+		caller := Caller{Tenant: ca.Tenant.Slug, OriginAllowed: origin != "" && slices.Contains(ca.Client.AllowedOrigins, origin)}
+		if !ca.Client.Introspect {
+			return caller, Introspection{}, false, ErrUnauthorizedClient
+		}
+		return caller, Introspection{}, false, nil
+	}
+	if !plausibleClientID(cred.ClientID) {
+		return Caller{}, Introspection{}, false, ErrInvalidClient
+	}
+	q := db.IntrospectQuery{ClientID: cred.ClientID, Origin: origin, Now: s.Now()}
+	if cred.Secret != "" {
+		// A secret is never right for a public client, so a malformed one fails whoever
+		// presents it.
+		if tokens.Check(tokens.ClientSecret, cred.Secret) != nil {
+			return Caller{}, Introspection{}, false, ErrInvalidClient
+		}
+		sum := sha256.Sum256([]byte(cred.Secret))
+		q.SecretHash = sum[:]
+	}
+	th := tokens.HashOf(token)
+	q.TokenHash = th[:]
+	r, err := s.store.Introspect(ctx, q)
+	if err != nil {
+		return Caller{}, Introspection{}, false, fmt.Errorf("introspect: %w", err)
+	}
+	cl := r.Caller
+	if !cl.Found || cl.Disabled || cl.Public != (cred.Secret == "") || (!cl.Public && !cl.SecretOK) {
+		return Caller{}, Introspection{}, false, ErrInvalidClient
+	}
+	caller := Caller{Tenant: cl.Tenant, OriginAllowed: cl.OriginAllowed}
+	if !cl.Introspect {
+		return caller, Introspection{}, false, ErrUnauthorizedClient
+	}
+	if !r.Active {
+		return caller, Introspection{}, false, nil
+	}
+	return caller, introspection(r.Token, cl.Tenant), true, nil
+}
+
+// Introspect describes token to caller, a client already authenticated, as IntrospectAs
+// does. A caller without the introspect permission gets ErrUnauthorizedClient.
 func (s *Service) Introspect(ctx context.Context, caller db.ClientAuth, token string) (in Introspection, ok bool, err error) {
 	if !caller.Client.Introspect {
 		return in, false, ErrUnauthorizedClient
@@ -38,26 +100,31 @@ func (s *Service) Introspect(ctx context.Context, caller db.ClientAuth, token st
 		return in, false, nil
 	}
 	h := tokens.HashOf(token)
-	got, err := s.store.Introspect(ctx, caller.Tenant.ID, h[:], s.Now())
-	if errors.Is(err, db.ErrNotFound) {
-		return in, false, nil
-	}
+	r, err := s.store.Introspect(ctx, db.IntrospectQuery{ClientID: caller.Client.ID, TokenHash: h[:], Now: s.Now()})
 	if err != nil {
 		return in, false, fmt.Errorf("introspect: %w", err)
 	}
-	in = Introspection{Active: true, Scope: got.Scope, ClientID: got.ClientID, Sub: got.ClientID,
-		TokenType: "Bearer", Exp: got.ExpiresAt.Unix(), Iat: got.IssuedAt.Unix(), Jti: got.ID.String(),
-		Tenant: caller.Tenant.Slug}
-	if got.UserID != nil {
-		in.Sub = got.UserID.String()
+	if !r.Active || r.Caller.TenantID != caller.Tenant.ID {
+		return in, false, nil
 	}
-	if got.Username != nil {
-		in.Username = *got.Username
+	return introspection(r.Token, caller.Tenant.Slug), true, nil
+}
+
+// introspection is the RFC 7662 §2.2 description of a live token of tenant.
+func introspection(t db.Introspection, tenant string) Introspection {
+	in := Introspection{Active: true, Scope: t.Scope, ClientID: t.ClientID, Sub: t.ClientID,
+		TokenType: "Bearer", Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Jti: t.ID.String(),
+		Tenant: tenant}
+	if t.UserID != nil {
+		in.Sub = t.UserID.String()
 	}
-	if got.SessionID != nil {
-		in.Sid = got.SessionID.String()
+	if t.Username != nil {
+		in.Username = *t.Username
 	}
-	return in, true, nil
+	if t.SessionID != nil {
+		in.Sid = t.SessionID.String()
+	}
+	return in
 }
 
 // Revoke revokes token for the client it was issued to (RFC 7009 §2.1): an access token
@@ -91,17 +158,21 @@ func (s *Service) revokeToken(ctx context.Context, tenant db.Tenant, t db.Token,
 	if t.UserID != nil {
 		ev.UserID = t.UserID.String()
 	}
+	var changed bool
 	var err error
 	if t.Kind == db.KindRefresh {
 		ev.Kind, ev.SubjectType, ev.SubjectID = "session_revoked", "session", t.SessionID.String()
 		ev.Detail = map[string]any{"token_hash": tokens.Hash(t.Hash).Hex()}
-		_, err = s.store.RevokeSession(ctx, tenant.ID, *t.SessionID, ev)
+		changed, err = s.store.RevokeSession(ctx, tenant.ID, *t.SessionID, ev)
 	} else {
 		ev.Detail = map[string]any{"jti": t.ID.String()}
-		_, err = s.store.RevokeToken(ctx, tenant.ID, t.Hash, ev)
+		changed, err = s.store.RevokeToken(ctx, tenant.ID, t.Hash, ev)
 	}
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
+	}
+	if changed {
+		s.obs.Revoked(ev.SubjectType)
 	}
 	return nil
 }

@@ -105,6 +105,7 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
 	}
+	s.obs.TokenIssued(GrantRefreshToken)
 	return resp, nil
 }
 
@@ -125,5 +126,6 @@ func (s *Service) reused(ctx context.Context, ca db.ClientAuth, t db.Token, acto
 	if _, err := s.store.RevokeSession(ctx, ca.Tenant.ID, *t.SessionID, ev); err != nil {
 		return fmt.Errorf("refresh reuse: %w", err)
 	}
+	s.obs.RefreshReuseDetected()
 	return ErrInvalidGrant
 }

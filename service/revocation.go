@@ -20,10 +20,20 @@ type BulkRevocation struct {
 	Revoked *int64
 }
 
-// bumpTimeout bounds the short transaction that bumps an epoch. It runs detached from the
-// caller's context: once asked for, a revocation is not abandoned halfway because the
-// caller went away.
+// bumpTimeout bounds the short transaction that bumps an epoch when the caller's context
+// has no deadline. The bump runs detached from the caller's cancellation: once asked for,
+// a revocation is not abandoned halfway because the caller went away. It keeps the
+// caller's deadline (the admin API's timeout), so the answer still comes within it.
 const bumpTimeout = 30 * time.Second
+
+// detached returns a context that outlives ctx's cancellation but not its deadline (or d
+// when it has none).
+func detached(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), dl)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
 
 // RevokeUserTokens revokes every token of the user (refresh tokens included) by bumping its
 // epoch, with a user_tokens_revoked event, in one short transaction. It returns ErrNotFound.
@@ -85,12 +95,13 @@ func (s *Service) RevokeTenantTokens(ctx context.Context, actor db.Actor, slug s
 // under the caller's context. Only a failed bump is an error.
 func (s *Service) bulkRevoke(ctx context.Context, ev db.Event, bump func(context.Context) (int64, error),
 	count func(context.Context, int64) (int64, error)) (BulkRevocation, error) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bumpTimeout)
+	bctx, cancel := detached(ctx, bumpTimeout)
 	defer cancel()
 	prev, err := bump(bctx)
 	if err != nil {
 		return BulkRevocation{}, fmt.Errorf("%s: %w", ev.Kind, err)
 	}
+	s.obs.Revoked(ev.SubjectType)
 	n, err := count(ctx, prev)
 	if err != nil {
 		s.log.WarnContext(ctx, "bulk revocation committed but not counted", slog.String("kind", ev.Kind),
@@ -135,7 +146,10 @@ func (s *Service) RevokeUserSession(ctx context.Context, actor db.Actor, slug, r
 	ev := s.event("session_revoked", actor, &t)
 	ev.SubjectType, ev.SubjectID, ev.SubjectName = "session", sess.ID.String(), u.Username
 	ev.UserID, ev.ClientID = u.ID.String(), sess.ClientID
-	_, err = s.store.RevokeSession(ctx, t.ID, sess.ID, ev)
+	changed, err := s.store.RevokeSession(ctx, t.ID, sess.ID, ev)
+	if changed {
+		s.obs.Revoked("session")
+	}
 	return err
 }
 

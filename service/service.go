@@ -23,6 +23,7 @@ type Config struct {
 	RefreshIdleTTL    time.Duration
 	RefreshMaxTTL     time.Duration
 	EventRetention    time.Duration // 0 keeps events of tenants without an override forever
+	FeedRetention     time.Duration // revocation log kept for feed replay; 0 keeps it forever
 	MinPasswordLength int
 	SweepBatch        int // rows the sweeper deletes per statement
 
@@ -45,7 +46,8 @@ type Config struct {
 }
 
 // DefaultConfig is what jeton ships with: OWASP's argon2id floor, 15-minute access tokens,
-// 14-day refresh idle and 90-day session lifetimes, 90 days of events, 15-character
+// 14-day refresh idle and 90-day session lifetimes, 90 days of events, a day of the
+// revocation log, 15-character
 // passwords (NIST SP 800-63B-4 for single-factor passwords), sweeper batches of 1000 rows;
 // overrides of at most 24 hours for access tokens, 90 days of refresh idleness, a year of
 // session and a year of events; the login throttles of DefaultThrottle.
@@ -57,6 +59,7 @@ func DefaultConfig() Config {
 		RefreshIdleTTL:    14 * 24 * time.Hour,
 		RefreshMaxTTL:     90 * 24 * time.Hour,
 		EventRetention:    90 * 24 * time.Hour,
+		FeedRetention:     24 * time.Hour,
 		MinPasswordLength: 15,
 		SweepBatch:        1000,
 		MaxAccessTTL:      24 * time.Hour,
@@ -76,6 +79,7 @@ type Service struct {
 	dummy string // a hash of a random password: what unknown users are verified against
 
 	hasher *password.Pool // every argon2id computation runs on it
+	obs    Observer       // hears what happened, for metrics (WithObserver)
 	pad    *failurePad    // pads failed verifications to the slowest parameters stored
 	// tokenStore, when set, is the store /token and the admin API use (ForTokens).
 	tokenStore *db.Store
@@ -121,7 +125,7 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 		cfg.Throttle = DefaultThrottle()
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader,
-		log: slog.New(slog.DiscardHandler), pad: &failurePad{}}
+		log: slog.New(slog.DiscardHandler), pad: &failurePad{}, obs: NopObserver{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -163,6 +167,14 @@ func (s *Service) HashWorkers() int { return s.hasher.Workers() }
 // HashRuns returns how many times the hashing pool ran a password verification (with its
 // rehash) or a password hash since the service started.
 func (s *Service) HashRuns() int64 { return s.hasher.Runs() }
+
+// HashLoad returns how many argon2id computations are running and how many admitted
+// logins wait for a worker, right now.
+func (s *Service) HashLoad() (running, waiting int) { return s.hasher.Load() }
+
+// HashCapacity returns how many logins the hashing pool admits at most, running or
+// waiting; more are refused with ErrBusy.
+func (s *Service) HashCapacity() int { return s.hasher.Capacity() }
 
 // Now returns the service clock's time, truncated to PostgreSQL's microseconds.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

@@ -25,6 +25,8 @@ type SweepStats struct {
 	Sessions int64
 	// Events counts events older than their tenant's retention.
 	Events int64
+	// Revocations counts rows of the revocation log older than Config.FeedRetention.
+	Revocations int64
 	// TenantRows counts rows of deleted tenants (tokens, sessions, client secrets, clients,
 	// users, admin keys).
 	TenantRows int64
@@ -38,12 +40,14 @@ type SweepStats struct {
 // in batches of Config.SweepBatch rows until a batch comes back short: expired tokens
 // (a used refresh token stays until its own expiry, as long as reuse detection needs it),
 // sessions past their absolute lifetime, revoked sessions with no token left, events older
-// than their tenant's retention (else Config.EventRetention), the rows of deleted
+// than their tenant's retention (else Config.EventRetention), revocation log rows older
+// than Config.FeedRetention, the rows of deleted
 // tenants, login throttle counters past their window and known login addresses older than
 // Throttle.KnownFor. Time is the service clock's at the start of the pass. It returns the counts so
 // far with the first database error, or ctx's error.
-func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
-	var st SweepStats
+func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
+	start := time.Now()
+	defer func() { s.obs.Swept(st, time.Since(start), err) }()
 	batch := s.cfg.SweepBatch
 	if batch <= 0 {
 		batch = defaultSweepBatch
@@ -63,6 +67,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 			{&st.Sessions, func(ctx context.Context) (int64, error) { return s.store.SweepRevokedSessions(ctx, batch) }},
 			{&st.Events, func(ctx context.Context) (int64, error) {
 				return s.store.SweepEvents(ctx, now, s.cfg.EventRetention, batch)
+			}},
+			{&st.Revocations, func(ctx context.Context) (int64, error) {
+				if s.cfg.FeedRetention <= 0 {
+					return 0, nil
+				}
+				return s.store.SweepRevocations(ctx, now.Add(-s.cfg.FeedRetention), batch)
 			}},
 			{&st.TenantRows, func(ctx context.Context) (int64, error) { return s.store.PurgeDeletedTenants(ctx, batch) }},
 			{&st.Throttles, func(ctx context.Context) (int64, error) { return s.store.SweepLoginThrottles(ctx, now, batch) }},

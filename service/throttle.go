@@ -170,14 +170,15 @@ func originOf(ca db.ClientAuth, username string, l PasswordLogin) loginOrigin {
 // refuse gives a refused attempt's unit back and records it on the aggregated
 // login_throttled event of its tenant, username, address and window.
 func (s *Service) refuse(ctx context.Context, ca db.ClientAuth, o loginOrigin, actor db.Actor, r db.Reservation, now time.Time) error {
+	window := now.Truncate(s.cfg.Throttle.Window)
 	ev := s.event("login_throttled", actor, &ca.Tenant)
 	ev.ClientID, ev.SubjectType, ev.SubjectName = ca.Client.ID, "username", o.counters.Username
-	ev.Detail = map[string]any{"window": now.Truncate(s.cfg.Throttle.Window).Format(time.RFC3339),
+	ev.Detail = map[string]any{"window": window.Format(time.RFC3339),
 		"attempts": 1, "limits": r.Limits, "retry_at": r.RetryAt.Format(time.RFC3339)}
 	if o.via != "" {
 		ev.Detail["forwarded_by"] = o.via
 	}
-	if err := s.store.RefuseLogin(ctx, o.counters, ev); err != nil {
+	if err := s.store.RefuseLogin(ctx, o.counters, ev, window); err != nil {
 		return fmt.Errorf("password grant: %w", err)
 	}
 	secs := math.Ceil(r.RetryAt.Sub(now).Seconds())
@@ -185,12 +186,15 @@ func (s *Service) refuse(ctx context.Context, ca db.ClientAuth, o loginOrigin, a
 }
 
 // giveBack returns the unit of an attempt that ended without a verdict. The request's
-// context may be gone (that may be why), so it gets a few seconds of its own; a failure is
-// only logged: the unit then lapses with its window.
+// context may be gone (that may be why), so it gets a few seconds of its own, in the
+// background: the answer, often a 503 because the database is away, must not wait for it
+// past the request timeout. A failure is only logged: the unit then lapses with its window.
 func (s *Service) giveBack(ctx context.Context, c db.LoginCounters) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := s.store.ReturnLogin(ctx, c); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not given back", slog.String("err", err.Error()))
-	}
+	go func() {
+		defer cancel()
+		if err := s.store.ReturnLogin(ctx, c); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not given back", slog.String("err", err.Error()))
+		}
+	}()
 }

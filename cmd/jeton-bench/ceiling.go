@@ -26,6 +26,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jeton-auth/jeton/pgcluster"
 	"github.com/jeton-auth/jeton/tokens"
 	"golang.org/x/crypto/argon2"
 )
@@ -93,11 +94,14 @@ func ceiling(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// naiveQuery is the naive handler's one primary-key lookup.
+const naiveQuery = `SELECT id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at, expires_at,
+		revoked_at, tenant_epoch, client_epoch, user_epoch FROM tokens WHERE hash = $1`
+
 // naiveIntrospect is the naive handler of issue 6: no client authentication, one pgx
 // primary-key lookup per request.
 func naiveIntrospect(db *pgxpool.Pool) gin.HandlerFunc {
-	const q = `SELECT id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at, expires_at,
-		revoked_at, tenant_epoch, client_epoch, user_epoch FROM tokens WHERE hash = $1`
+	const q = naiveQuery
 	return func(c *gin.Context) {
 		tok := c.PostForm("token")
 		h := sha256.Sum256([]byte(tok))
@@ -193,7 +197,7 @@ func (b *bench) startCeiling(ctx context.Context, kind string, args ...string) (
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}

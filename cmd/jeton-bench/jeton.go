@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jeton-auth/jeton/pgcluster"
 )
 
 // proc is a child server process: a jeton instance or a ceiling server.
@@ -199,7 +201,7 @@ func (b *bench) cliJSONEnv(ctx context.Context, env []string, stdin string, v an
 
 // startJeton starts `jeton serve` on a free port with the shipped defaults plus env.
 func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...string) (*proc, error) {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +209,7 @@ func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...strin
 	e := []string{"JETON_DATABASE_URL=" + dbURL, "JETON_ISSUER=http://" + addr, "JETON_ADDR=" + addr}
 	var ops string
 	if b.features.opsAddr {
-		opsPort, err := freePort()
+		opsPort, err := pgcluster.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jeton-auth/jeton/pgcluster"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jeton-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per scenario")
+	fs.DurationVar(&c.duration, "duration", 8*time.Second, "measured time per scenario")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each scenario")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients per scenario")
 	fs.IntVar(&c.flood, "flood", 1000, "concurrent requests of the login flood and of the RSS scenario")
@@ -147,7 +148,7 @@ type bench struct {
 	cfg      config
 	out      io.Writer
 	tmp      string
-	cluster  *cluster
+	cluster  *pgcluster.Cluster
 	server   string // URL of the server's maintenance database, to create and drop ours
 	dbName   string
 	dbURL    string
@@ -290,7 +291,7 @@ func (b *bench) openDatabase(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.cluster, b.server = c, c.url("postgres")
+		b.cluster, b.server = c, c.URL("postgres")
 	}
 	if err := createDatabase(ctx, b.server, b.dbName); err != nil {
 		return fmt.Errorf("create database: %w", err)
@@ -317,7 +318,7 @@ func (b *bench) closeDatabase() {
 		b.pool.Close()
 	}
 	if b.cluster != nil {
-		b.cluster.stop()
+		b.cluster.Remove()
 		return
 	}
 	if b.server != "" {

@@ -201,9 +201,47 @@ func (b *bench) rss(ctx context.Context) error {
 	if killed {
 		measured = fmt.Sprintf("killed by the bench at %s (idle %s; limit %s)", mib(peak), mib(idle), mib(limit))
 	}
+	if conns, err := b.connectionsRSS(ctx); err == nil {
+		measured += fmt.Sprintf("; for comparison, %d idle keep-alive connections alone add %s to a fresh instance", b.cfg.flood, mib(conns))
+	}
 	b.addTarget(fmt.Sprintf("peak RSS, %d concurrent password grants", b.cfg.flood), measured,
 		"≤ idle + 1.25 × workers × m", metStr(!killed && peak <= limit))
 	return nil
+}
+
+// connectionsRSS measures what b.cfg.flood open keep-alive connections (each having
+// asked /healthz once) add to a fresh instance's RSS: the part of the burst's peak that is
+// not hashing.
+func (b *bench) connectionsRSS(ctx context.Context) (int64, error) {
+	p, err := b.startJeton(ctx, "connections", b.dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer p.stop()
+	time.Sleep(time.Second)
+	idle, _, err := p.memory()
+	if err != nil {
+		return 0, err
+	}
+	tr := newTransport(b.cfg.flood)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for range b.cfg.flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/healthz", nil)
+			<-gate
+			_, _, _ = do(client, req, nil)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	time.Sleep(500 * time.Millisecond)
+	rss, _, err := p.memory()
+	return rss - idle, err
 }
 
 // enumeration measures the latency of the three failed-login answers (unknown user,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -205,13 +206,19 @@ func (b *bench) seedExpiredTokens(ctx context.Context, tenant uuid.UUID, client 
 	g := tokenGen{seed: b.cfg.seed, stream: fmt.Sprintf("expired-%d", round)}
 	last := time.Now().Add(-time.Hour)
 	step := 23 * time.Hour / time.Duration(n)
-	src := rangeSource(0, n, func(i int64) []any {
+	row := func(i int64) []any {
 		m := g.material(uint64(i))
 		exp := last.Add(-time.Duration(i) * step).Truncate(time.Microsecond)
 		return []any{m[:], g.id(uint64(i)), byte('a'), tenant, client, "read", exp.Add(-15 * time.Minute), exp, int64(1), int64(1)}
-	})
-	return b.copyRows(ctx, "tokens", []string{"hash", "id", "kind", "tenant_id", "client_id", "scope", "issued_at",
-		"expires_at", "tenant_epoch", "client_epoch"}, src)
+	}
+	cols := []string{"hash", "id", "kind", "tenant_id", "client_id", "scope", "issued_at", "expires_at",
+		"tenant_epoch", "client_epoch"}
+	// Two halves at once on two connections.
+	errs := make(chan error, 2)
+	for _, r := range [][2]int64{{0, n / 2}, {n / 2, n}} {
+		go func() { errs <- b.copyRows(ctx, "tokens", cols, rangeSource(r[0], r[1], row)) }()
+	}
+	return errors.Join(<-errs, <-errs)
 }
 
 // rangeSource is a pgx.CopyFromSource of row(i) for i in [from, to).

@@ -133,9 +133,21 @@ func checkConfig(c service.Config) error {
 	return c.Throttle.Check()
 }
 
+// defaultConnectTimeout bounds each connection attempt, per host of a multi-host URL,
+// when the URL sets no connect_timeout: pgx would otherwise wait minutes on a host that
+// does not answer (a partitioned primary) before trying the next one.
+const defaultConnectTimeout = 5 * time.Second
+
 // openPool connects to url and checks that the server answers.
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}

@@ -47,6 +47,8 @@ Usage:
                                manage users
   jeton admin-key create|list|revoke
                                manage admin API keys
+  jeton healthcheck [--url U]  exit 0 when a running jeton answers /readyz (for containers)
+  jeton version                print the release (dev for a build from source)
 Run "jeton COMMAND -h" for a command's flags.
 `
 
@@ -72,6 +74,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCmd(ctx, e)
 	case "admin-key":
 		return adminKeyCmd(ctx, e)
+	case "healthcheck":
+		return healthcheck(ctx, e)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "jeton", version)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -73,11 +73,11 @@ func withEnv(base map[string]string, kv ...string) map[string]string {
 func TestMigrateUpDownUp(t *testing.T) {
 	env := map[string]string{"JETON_DATABASE_URL": dbtest.NewURL(t)}
 	for _, step := range []struct{ action, want string }{
-		{"status", "applied  00001"},
-		{"down", "rolled back 00001_init.sql"},
-		{"status", "pending  00001"},
-		{"up", "applied 00001_init.sql"},
-		{"status", "applied  00001"},
+		{"status", "applied  00002"},
+		{"down", "rolled back 00002_min_binary_version.sql"},
+		{"status", "pending  00002"},
+		{"up", "applied 00002_min_binary_version.sql"},
+		{"status", "applied  00002"},
 	} {
 		out, err := jeton(t, env, "", "migrate", step.action)
 		if err != nil || !strings.Contains(out, step.want) {
@@ -230,7 +230,8 @@ func TestServeOverTLS(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	env := map[string]string{"JETON_DATABASE_URL": dbURL, "JETON_ISSUER": "https://jeton.test",
-		"JETON_TLS_CERT": certFile, "JETON_TLS_KEY": keyFile, "JETON_ADDR": "127.0.0.1:0", "JETON_SWEEP_INTERVAL": "0"}
+		"JETON_TLS_CERT": certFile, "JETON_TLS_KEY": keyFile, "JETON_ADDR": "127.0.0.1:0", "JETON_OPS_ADDR": "127.0.0.1:0",
+		"JETON_SWEEP_INTERVAL": "0"}
 	go func() {
 		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &syncBuffer{}, &stderr)
 	}()

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/metrics"
 	"github.com/jeton-auth/jeton/migrations"
 	"github.com/jeton-auth/jeton/service"
-	"golang.org/x/net/netutil"
 )
 
 // httpOptions are the listener settings serve and dev share.
@@ -34,6 +34,12 @@ type httpOptions struct {
 	maxConns       int
 	memoryLimit    byteSize
 	tokenDBConns   int
+	opsAddr        string
+	feed           service.FeedConfig
+	feedRetention  time.Duration
+	requestTimeout time.Duration
+	adminTimeout   time.Duration
+	drain          time.Duration // serve only: dev stops at once
 }
 
 func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
@@ -44,18 +50,26 @@ func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
 	fs.BoolVar(&o.behindProxy, "behind-tls-proxy", false, "allow plain HTTP on a non-loopback address behind a TLS-terminating proxy (needs --trusted-proxy)")
 	fs.Var(&o.trustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", api.DefaultRequestTimeout, "longest /token, /introspect, /revoke or /readyz request; past it the answer is 503 temporarily_unavailable")
+	fs.DurationVar(&o.adminTimeout, "admin-timeout", api.DefaultAdminTimeout, "longest admin API request; past it the answer is a 503 problem")
 	fs.DurationVar(&o.sweepEvery, "sweep-interval", time.Minute, "how often expired rows are swept (0 disables)")
 	fs.StringVar(&o.logFormat, "log-format", logDefault, "json or text")
 	fs.IntVar(&o.maxConns, "max-connections", 4096, "concurrent client connections; more wait to be accepted")
 	o.memoryLimit = autoMemoryLimit
 	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 16 MiB + 1.25 × hash workers × argon2 memory; "off": none (GOMEMLIMIT applies)`)
 	fs.IntVar(&o.tokenDBConns, "token-db-connections", 0, "database connections of /token and the admin API, apart from introspection's (0: as many as the main pool)")
+	fd := service.DefaultFeedConfig()
+	fs.IntVar(&o.feed.MaxStreams, "feed-max-streams", fd.MaxStreams, "open revocation feed streams (GET /revocations) of this instance; more get 503")
+	fs.IntVar(&o.feed.MaxStreamsPerTenant, "feed-max-streams-per-tenant", fd.MaxStreamsPerTenant, "open revocation feed streams of one tenant on this instance; more get 503")
+	fs.DurationVar(&o.feedRetention, "feed-retention", service.DefaultConfig().FeedRetention, "how long the revocation log keeps a revocation for feed replay (0: forever); a stream further behind is reset")
+	fs.StringVar(&o.opsAddr, "ops-addr", "127.0.0.1:9090", `address of the ops listener (/metrics, /debug/pprof/), without authentication; "" or "off" disables it`)
 }
 
 func serve(ctx context.Context, e env) error {
 	fs := newFlags("serve", e)
 	var o httpOptions
 	httpFlags(fs, &o, "json")
+	fs.DurationVar(&o.drain, "shutdown-drain", 5*time.Second, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL")
 	migrate := fs.Bool("migrate", true, "apply pending migrations at start")
 	cfg := serviceFlags(fs)
@@ -76,6 +90,10 @@ func serve(ctx context.Context, e env) error {
 		return err
 	}
 	defer pool.Close()
+	// Before migrating: a release too old for the schema changes nothing.
+	if err := checkSchemaVersion(ctx, db.New(pool), version); err != nil {
+		return err
+	}
 	if *migrate {
 		if err := migrations.Up(ctx, pool); err != nil {
 			return err
@@ -125,6 +143,10 @@ func isLoopbackHost(h string) bool {
 // the issuer once the listener is open.
 func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Pool, cfg service.Config, ready func(issuer string)) error {
 	log := newLogger(o.logFormat, e)
+	if o.feed.MaxStreams < 1 || o.feed.MaxStreamsPerTenant < 1 || o.feedRetention < 0 {
+		return errors.New("--feed-max-streams and --feed-max-streams-per-tenant must be positive, --feed-retention not negative")
+	}
+	cfg.FeedRetention = o.feedRetention
 	// /token and the admin API get a pool of their own: a login flood waits for those
 	// connections, never for introspection's.
 	tcfg := pool.Config().Copy()
@@ -137,27 +159,49 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		return fmt.Errorf("database: %w", err)
 	}
 	defer tokenPool.Close()
-	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)))
+	m := metrics.New()
+	if err := errors.Join(m.WatchPool("main", pool), m.WatchPool("token", tokenPool)); err != nil {
+		return err
+	}
+	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)),
+		service.WithObserver(m))
 	if err != nil {
 		return err
 	}
+	m.WatchHashing(svc.HashLoad, svc.HashWorkers(), svc.HashCapacity())
 	setMemoryLimit(o.memoryLimit, svc.HashWorkers(), cfg.Hash.Memory, log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
 	if o.maxConns > 0 {
-		ln = netutil.LimitListener(ln, o.maxConns)
+		ln = newLimitListener(ln, o.maxConns)
 	}
 	if o.issuer == "" {
 		o.issuer = "http://" + ln.Addr().String()
 	}
-	h, err := api.NewServer(api.Config{Issuer: o.issuer, TrustedProxies: o.trustedProxies}, svc, log)
+	// The revocation feed reads the log on the main pool and LISTENs on a connection of its
+	// own; it runs until the server has shut down.
+	o.feed.Gauge = m.FeedStreams
+	feed := service.NewFeed(db.New(pool), o.feed, log)
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeed()
+	go feed.Run(feedCtx)
+	h, err := api.NewServer(api.Config{Issuer: o.issuer, TrustedProxies: o.trustedProxies, Requests: m, Feed: feed,
+		RequestTimeout: o.requestTimeout, AdminTimeout: o.adminTimeout}, svc, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := newHTTPServer(h, log)
+	ops, err := listenOps(o.opsAddr, m, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if ops != nil {
+		defer ops.Close()
+	}
+	srv := newHTTPServer(h, log, max(o.requestTimeout, o.adminTimeout)+5*time.Second)
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
@@ -166,7 +210,7 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		}
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", o.issuer),
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", o.issuer), slog.String("version", version),
 		slog.Bool("tls", o.tlsCert != ""))
 	if ready != nil {
 		ready(o.issuer)
@@ -185,9 +229,21 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		return err
 	case <-ctx.Done():
 	}
+	// Drain: /readyz answers 503 and responses ask clients to reconnect, while every request
+	// is still served, so load balancers take the instance out before the listener closes.
+	// Then the feed's streams end (told to retry), then in-flight requests finish.
+	h.Drain()
+	if o.drain > 0 {
+		log.Info("draining", slog.Duration("for", o.drain))
+		time.Sleep(o.drain)
+	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
 	defer cancel()
+	// Shutdown waits for every handler, streams included: they end first, told to retry.
+	if err := feed.Drain(sctx); err != nil {
+		log.Warn("revocation feed streams still open at shutdown", slog.Int("streams", feed.Streams()))
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -195,14 +251,18 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 }
 
 // newHTTPServer is jeton's http.Server: every phase of a request has a deadline, so a slow
-// client holds a connection for seconds, not forever; headers are bounded. Long-lived
-// streams added later set their own write deadline per write instead of WriteTimeout.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// client holds a connection for seconds, not forever; headers are bounded. Revocation feed
+// streams set their own write deadline per write instead of WriteTimeout, and give back
+// their connection's place under --max-connections (connContext). writeTimeout, at least
+// 15 s, must exceed the longest request timeout, or the connection would be cut before a
+// 503 could be written.
+func newHTTPServer(h http.Handler, log *slog.Logger, writeTimeout time.Duration) *http.Server {
 	return &http.Server{
+		ConnContext:       connContext,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
+		WriteTimeout:      max(writeTimeout, 15*time.Second),
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

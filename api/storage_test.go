@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/service"
+)
+
+// throttleFootprint is the on-disk size (tables, indexes, TOAST) of what failed logins
+// write: throttle counters, known addresses and events.
+const throttleFootprint = `SELECT pg_total_relation_size('login_throttles') + pg_total_relation_size('known_ips')
+	+ pg_total_relation_size('events')`
+
+// Issue 5: a flood of failed logins cannot grow the database without bound. Each case runs
+// 1,000 failed password logins against a fresh database and measures what they added on
+// disk; refused attempts are one event per username, address and window. The figures go to
+// docs/SECURITY.md: go test ./api -run TestFailedLoginStorage -v
+func TestFailedLoginStorage(t *testing.T) {
+	tests := []struct {
+		name string
+		// attempt i's username and address
+		who func(i int) (string, string)
+		// the most bytes 1,000 such logins may add
+		max int64
+	}{
+		{"one username from one address (brute force)", func(int) (string, string) { return "alice", "192.0.2.1" }, 64 << 10},
+		{"one username from 1,000 addresses", func(i int) (string, string) { return "alice", addr(i) }, 1 << 20},
+		{"1,000 usernames from one address (spraying)", func(i int) (string, string) { return fmt.Sprint("user", i), "192.0.2.1" }, 1 << 20},
+		{"1,000 usernames from 1,000 addresses", func(i int) (string, string) { return fmt.Sprint("user", i), addr(i) }, 3 << 19},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newLoginWorld(t)
+			ctx := context.Background()
+			ca, err := w.svc.AuthenticateClient(ctx, service.Credentials{ClientID: w.pub.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after int64
+			if err := w.pool.QueryRow(ctx, throttleFootprint).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			outcomes := map[string]int{}
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for range 8 {
+				wg.Go(func() {
+					for i := range next {
+						username, ip := tt.who(i)
+						_, err := w.svc.PasswordGrant(ctx, ca, service.PasswordLogin{Username: username, Password: "Winter2026!",
+							Actor: db.Actor{Type: "client", ID: ca.Client.ID, Name: ca.Client.Name, IP: ip}})
+						kind := fmt.Sprintf("%T", err)
+						if err == service.ErrInvalidGrant {
+							kind = "invalid_grant"
+						}
+						mu.Lock()
+						outcomes[kind]++
+						mu.Unlock()
+					}
+				})
+			}
+			for i := range 1000 {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			if err := w.pool.QueryRow(ctx, throttleFootprint).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
+			var counters, events int
+			if err := w.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM login_throttles),
+				(SELECT count(*) FROM events WHERE kind IN ('login_failure', 'login_throttled'))`).Scan(&counters, &events); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("1,000 failed logins, %s: %d bytes on disk (%d throttle counters, %d events); answers %v",
+				tt.name, after-before, counters, events, outcomes)
+			if outcomes["invalid_grant"]+outcomes["*service.ThrottledError"] != 1000 {
+				t.Errorf("answers %v, want only invalid_grant and throttled", outcomes)
+			}
+			if after-before > tt.max {
+				t.Errorf("%d bytes, want at most %d", after-before, tt.max)
+			}
+		})
+	}
+}
+
+// addr is the i-th of 65,536 test addresses.
+func addr(i int) string { return fmt.Sprintf("10.1.%d.%d", i>>8&255, i&255) }

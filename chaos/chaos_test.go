@@ -1,0 +1,317 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jeton-auth/jeton/pgcluster"
+)
+
+// TestChaos runs every fault in turn on one deployment (a primary with a synchronous
+// standby, three instances), each under load and followed by a checkpoint of the clients'
+// records. The failover comes last: it leaves the standby as the only server.
+func TestChaos(t *testing.T) {
+	cfg := runConfig()
+	e := newEnv(t, cfg)
+	defer e.report.write(t, resultsPath(cfg))
+	all := e.bases()
+
+	e.phase(t, "baseline", "none: load only", true, all, nil)
+	e.phase(t, "restart", fmt.Sprintf("PostgreSQL stopped (fast) for %v, then started", cfg.outage), false, all,
+		func(ctx context.Context, p *phase) { e.outage(ctx, p, cfg.outage) })
+	e.phase(t, "terminate", fmt.Sprintf("pg_terminate_backend of every jeton connection, %d times", cfg.terminate), false, all,
+		e.terminate)
+	e.phase(t, "freeze", fmt.Sprintf("PostgreSQL frozen (SIGSTOP) for %v", cfg.freeze), false, all, e.freeze)
+	if *fullFlag {
+		e.phase(t, "long outage", fmt.Sprintf("PostgreSQL stopped for %v", cfg.longOut), false, all,
+			func(ctx context.Context, p *phase) { e.outage(ctx, p, cfg.longOut) })
+	}
+	e.phase(t, "instances", "none: revoke, rotate, disable through one instance, check through the others", true, all,
+		e.crossInstance)
+	px := e.newProxy(t, e.inst[0], e.inst[1])
+	e.phase(t, "rolling restart", "SIGTERM and restart of two instances in turn, behind a health-checking proxy", true,
+		[]string{px.url}, func(ctx context.Context, p *phase) { e.rolling(ctx, p, px) })
+	px.close()
+	e.phase(t, "failover", "primary crashed (immediate stop), standby promoted", false, all, e.failover)
+}
+
+// phase runs one scenario: load, the fault, load again, then the checkpoint.
+func (e *env) phase(t *testing.T, name, fault string, strict bool, targets []string, inject func(context.Context, *phase)) {
+	t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+		ctx := context.Background()
+		p := newPhase(name, strict)
+		wctx, stopWatch := context.WithCancel(ctx)
+		watching := e.watchReady(wctx, p)
+		l := e.startLoad(p, targets)
+		time.Sleep(e.cfg.steady)
+		if inject != nil {
+			inject(ctx, p)
+		}
+		time.Sleep(e.cfg.steady)
+		l.stop()
+		stopWatch()
+		watching.Wait()
+		e.checkpoint(ctx, p)
+		e.checkFeed(ctx, p)
+		e.report.finish(t, p, fault)
+	})
+}
+
+// outage stops PostgreSQL (fast shutdown: backends are terminated) for d and starts it
+// again, watching each instance's goroutines and memory meanwhile: they must not grow with
+// the outage's length.
+func (e *env) outage(ctx context.Context, p *phase, d time.Duration) {
+	before := e.sample()
+	p.mark("fault")
+	if err := e.primary.Stop(pgcluster.Fast); err != nil {
+		p.violate("stop primary: %v", err)
+	}
+	time.Sleep(d / 4)
+	early := e.sample()
+	e.checkHealthz(ctx, p)
+	time.Sleep(d - d/4)
+	late := e.sample()
+	if err := e.primary.Start(ctx); err != nil {
+		p.violate("start primary: %v", err)
+		return
+	}
+	p.mark("back")
+	time.Sleep(e.cfg.steady)
+	after := e.sample()
+	for i, in := range e.inst {
+		b, x, y, a := before[i], early[i], late[i], after[i]
+		p.note("%s: goroutines %d before, %d a quarter into the outage, %d at its end, %d after; RSS %d, %d, %d, %d MiB",
+			in.name, b.goroutines, x.goroutines, y.goroutines, a.goroutines, b.rss>>20, x.rss>>20, y.rss>>20, a.rss>>20)
+		// Bounded: no growth between a quarter and the end of the outage beyond what the
+		// load's few requests in flight hold, and back near the start after.
+		if y.goroutines > x.goroutines+50 || y.goroutines > b.goroutines+200 {
+			p.violate("%s: goroutines grew during the outage: %d, %d, %d", in.name, b.goroutines, x.goroutines, y.goroutines)
+		}
+		if y.rss > b.rss+64<<20 {
+			p.violate("%s: RSS grew by %d MiB during the outage", in.name, (y.rss-b.rss)>>20)
+		}
+		if a.goroutines > b.goroutines+50 {
+			p.violate("%s: %d goroutines after recovery, %d before", in.name, a.goroutines, b.goroutines)
+		}
+	}
+}
+
+// checkHealthz: /healthz stays 200 while the database is away.
+func (e *env) checkHealthz(ctx context.Context, p *phase) {
+	for _, in := range e.inst {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, in.base()+"/healthz", nil)
+		resp, err := e.http.Do(req)
+		if err != nil {
+			p.violate("%s /healthz during the outage: %v", in.name, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			p.violate("%s /healthz during the outage: %d", in.name, resp.StatusCode)
+		}
+	}
+}
+
+// procSample is one instance's goroutines (from its ops listener's pprof) and RSS.
+type procSample struct {
+	goroutines int
+	rss        int64
+}
+
+func (e *env) sample() []procSample {
+	out := make([]procSample, len(e.inst))
+	for i, in := range e.inst {
+		if resp, err := e.http.Get("http://" + in.opsAddr + "/debug/pprof/goroutine?debug=1"); err == nil {
+			var first string
+			buf := make([]byte, 128)
+			n, _ := resp.Body.Read(buf)
+			resp.Body.Close()
+			first, _, _ = strings.Cut(string(buf[:n]), "\n")
+			out[i].goroutines, _ = strconv.Atoi(strings.TrimPrefix(first, "goroutine profile: total "))
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.pid())); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+					kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+					out[i].rss = kib << 10
+				}
+			}
+		}
+	}
+	return out
+}
+
+// terminate kills every connection of the jeton database with pg_terminate_backend,
+// cfg.terminate times, a second apart: jeton's pools and the feed's LISTEN connection
+// reconnect by themselves.
+func (e *env) terminate(ctx context.Context, p *phase) {
+	const kill = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = 'jeton' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`
+	total := 0
+	for i := range e.cfg.terminate {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		p.mark("fault")
+		p.mark("back")
+		n, err := queryInt(ctx, e.primary, "jeton", kill)
+		if err != nil {
+			p.violate("pg_terminate_backend: %v", err)
+		}
+		total += n
+	}
+	p.note("%d backends terminated in %d rounds", total, e.cfg.terminate)
+	// The marks of the last round count: recovery is measured from it.
+	p.mu.Lock()
+	last := p.marks[len(p.marks)-1].at
+	p.marks = []mark{{"fault", last}, {"back", last}}
+	p.mu.Unlock()
+}
+
+// freeze stops every process of the primary (SIGSTOP), as a hung server or a network
+// partition would look: connections open, nothing answers. jeton must still answer every
+// request within its timeout.
+func (e *env) freeze(ctx context.Context, p *phase) {
+	pids := clusterPids(e.primary.Pid())
+	signalAll(pids, syscall.SIGSTOP)
+	p.mark("fault")
+	defer signalAll(pids, syscall.SIGCONT) // never leave a stopped server behind
+	time.Sleep(e.cfg.freeze)
+	e.checkHealthz(ctx, p)
+	signalAll(pids, syscall.SIGCONT)
+	p.mark("back")
+	p.note("%d PostgreSQL processes frozen", len(pids))
+}
+
+// clusterPids returns the postmaster and its children.
+func clusterPids(postmaster int) []int {
+	pids := []int{postmaster}
+	entries, _ := os.ReadDir("/proc")
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its ")".
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(postmaster) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func signalAll(pids []int, sig syscall.Signal) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// failover crashes the primary and promotes the standby: jeton, on its multi-host URL
+// with target_session_attrs=read-write, finds the new primary by itself. Synchronous
+// replication means nothing acknowledged before the crash is lost: the checkpoint checks
+// every token, revocation, disable, password change and secret rotation in the ledger.
+func (e *env) failover(ctx context.Context, p *phase) {
+	p.mark("fault")
+	if err := e.primary.Stop(pgcluster.Immediate); err != nil {
+		p.violate("crash primary: %v", err)
+	}
+	// The standby inherited synchronous_standby_names; promoted with no standby of its own
+	// it would wait forever on every commit.
+	for _, sql := range []string{"ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()"} {
+		if err := execSQL(ctx, e.standby, "postgres", sql); err != nil {
+			p.violate("%s: %v", sql, err)
+		}
+	}
+	if err := e.standby.Promote(ctx); err != nil {
+		p.violate("promote: %v", err)
+	}
+	p.mark("back")
+}
+
+// crossInstance checks, beside the load's own revoke-then-check and the admin's
+// change-then-check, what holds across instances: reuse detection (a refresh through one
+// instance, the reuse through another) and the login throttle (failures through all three
+// add up).
+func (e *env) crossInstance(ctx context.Context, p *phase) {
+	b := e.bases()
+	a := e.login(ctx, b[0], "reuse", e.seed.password)
+	if a.status != http.StatusOK {
+		p.violate("reuse: login: %d %v", a.status, a.body)
+		return
+	}
+	s := e.adopt(nil, a)
+	s.user = "reuse"
+	first := s.rt
+	r := e.call(ctx, b[1], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first}})
+	if r.status != http.StatusOK {
+		p.violate("reuse: refresh on %s: %d %v", b[1], r.status, r.body)
+		return
+	}
+	s.rt = r.body["refresh_token"].(string)
+	s.ats = append(s.ats, &access{token: r.body["access_token"].(string)})
+	again := e.call(ctx, b[2], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first}})
+	if again.status != http.StatusBadRequest || again.body["error"] != "invalid_grant" {
+		p.violate("reuse: the used refresh token was not refused on %s: %d %v", b[2], again.status, again.body)
+	}
+	s.mu.Lock()
+	s.kill("reuse")
+	s.reused = first
+	s.mu.Unlock()
+	e.ledger.mu.Lock()
+	e.ledger.deliberateReuse++
+	e.ledger.mu.Unlock()
+	if in, _ := e.introspectSure(ctx, p, b[1], s.latest().token); in {
+		p.violate("reuse: the session's access token is still active on %s", b[1])
+	}
+	next := e.call(ctx, b[0], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.rt}})
+	if next.status != http.StatusBadRequest {
+		p.violate("reuse: the session's newest refresh token still works on %s: %d", b[0], next.status)
+	}
+
+	// Five failures of one username from one address start its back-off, wherever they
+	// were counted.
+	throttled := false
+	for i := range 8 {
+		a := e.login(ctx, b[i%len(b)], "throttle", "not the password at all")
+		if a.status == http.StatusTooManyRequests {
+			if i < 5 || a.retryAfter == "" {
+				p.violate("throttle: 429 after %d failures (Retry-After %q)", i, a.retryAfter)
+			}
+			throttled = true
+			p.note("throttle: failures through three instances add up: attempt %d refused with 429 on %s", i+1, b[i%len(b)])
+			break
+		}
+		if a.status != http.StatusBadRequest {
+			p.violate("throttle: attempt %d on %s: %d %v", i+1, b[i%len(b)], a.status, a.body)
+		}
+	}
+	if !throttled {
+		p.violate("throttle: eight failures through three instances were never throttled")
+	}
+}
+
+// queryInt runs a query returning one integer on db of cluster c.
+func queryInt(ctx context.Context, c *pgcluster.Cluster, db, sql string) (int, error) {
+	conn, err := connect(ctx, c, db)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, sql).Scan(&n)
+	return n, err
+}

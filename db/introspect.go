@@ -1,0 +1,261 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Introspection is what /introspect tells about a live access token.
+type Introspection struct {
+	ID        uuid.UUID
+	ClientID  string
+	UserID    *uuid.UUID
+	SessionID *uuid.UUID
+	Username  *string
+	Scope     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// IntrospectQuery is one /introspect request: its caller's credentials as presented and the
+// token asked about, both as SHA-256 hashes.
+type IntrospectQuery struct {
+	ClientID   string
+	SecretHash []byte // nil: no secret presented
+	TokenHash  []byte
+	Origin     string // the request's Origin header, "" when none
+	Now        time.Time
+}
+
+// IntrospectCaller is the state, at the time of the lookup, of the client that made an
+// /introspect request. Found is false for an unknown client_id; the rest is then zero.
+type IntrospectCaller struct {
+	Found    bool
+	TenantID uuid.UUID
+	Tenant   string // the tenant's slug
+	Public   bool
+	// Disabled: the client is disabled, or its tenant is disabled or deleted.
+	Disabled   bool
+	Introspect bool
+	// SecretOK: the presented secret is one of the client's secrets valid at Now.
+	SecretOK bool
+	// OriginAllowed: the presented Origin is on the client's CORS list.
+	OriginAllowed bool
+}
+
+// IntrospectResult is the answer to one IntrospectQuery: the caller, and the token when it
+// is a live access token of the caller's tenant.
+type IntrospectResult struct {
+	Caller IntrospectCaller
+	Active bool
+	Token  Introspection
+}
+
+// The caller and the token are read in one statement, so in one snapshot: what the caller
+// may do and whether the token is live cannot disagree, and nothing is cached between
+// requests. The token is looked up in the caller's tenant only; liveness is its own state,
+// its session and the three epochs. One statement serves a whole batch of requests: r is
+// one row per request, i its position.
+const introspectBatch = `SELECT r.i, c.tenant_id, tn.slug, c.public,
+	c.disabled OR tn.disabled OR tn.deleted_at IS NOT NULL, c.introspect,
+	r.secret IS NOT NULL AND EXISTS (SELECT 1 FROM client_secrets cs
+		WHERE cs.hash = r.secret AND cs.tenant_id = c.tenant_id AND cs.client_id = c.id
+		  AND (cs.expires_at IS NULL OR cs.expires_at > r.now)),
+	COALESCE(r.origin = ANY (c.allowed_origins), false),
+	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at
+FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
+	WITH ORDINALITY AS r (client_id, secret, token, origin, now, i)
+JOIN clients c ON c.id = r.client_id
+JOIN tenants tn ON tn.id = c.tenant_id
+LEFT JOIN LATERAL (
+	SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
+	FROM tokens t
+	JOIN clients tc ON tc.tenant_id = t.tenant_id AND tc.id = t.client_id
+	LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+	LEFT JOIN sessions s ON s.tenant_id = t.tenant_id AND s.id = t.session_id
+	WHERE t.hash = r.token AND t.tenant_id = c.tenant_id AND t.kind = 'a' AND t.revoked_at IS NULL
+	  AND t.expires_at > r.now
+	  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND tc.epoch = t.client_epoch AND NOT tc.disabled
+	  AND (t.user_id IS NULL OR (u.epoch = t.user_epoch AND NOT u.disabled))
+	  AND (t.session_id IS NULL OR s.revoked_at IS NULL)
+) t ON true`
+
+// Introspect looks up the caller and the token of q in one statement, shared with the
+// /introspect requests running concurrently (see introspectBatcher). The token is looked
+// up in the caller's tenant. It returns a zero Caller for an unknown client_id, Active false
+// for anything but a live access token of the caller's tenant, and an error only when the
+// database failed or ctx ended first.
+func (s *Store) Introspect(ctx context.Context, q IntrospectQuery) (IntrospectResult, error) {
+	return s.batch.do(ctx, q)
+}
+
+// maxIntrospectBatch bounds the requests in one statement.
+const maxIntrospectBatch = 512
+
+// introspectTimeout bounds one batch's statement, which runs on behalf of several
+// requests and so under none of their contexts.
+const introspectTimeout = 10 * time.Second
+
+// introspectBatcher coalesces the lookups of concurrent /introspect requests: a request
+// queues its query, and a worker takes whatever is queued and runs it as one statement,
+// never waiting for more to arrive. At most max statements run at once (the pool's size);
+// a request that finds a worker free starts one, so an idle server answers a lone request
+// in one round trip, and a busy one answers many per round trip. Workers end when the queue
+// is empty, so a Store has no goroutine to stop.
+type introspectBatcher struct {
+	pool *pgxpool.Pool
+	max  int
+
+	mu      sync.Mutex
+	queue   []*introspectCall
+	running int
+}
+
+// introspectCall is one queued request; done receives once, when res and err are set.
+type introspectCall struct {
+	q    IntrospectQuery
+	res  IntrospectResult
+	err  error
+	done chan struct{}
+}
+
+var callPool = sync.Pool{New: func() any { return &introspectCall{done: make(chan struct{}, 1)} }}
+
+func newIntrospectBatcher(pool *pgxpool.Pool) *introspectBatcher {
+	return &introspectBatcher{pool: pool, max: max(int(pool.Config().MaxConns), 1)}
+}
+
+func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (IntrospectResult, error) {
+	if err := ctx.Err(); err != nil {
+		return IntrospectResult{}, err
+	}
+	c := callPool.Get().(*introspectCall)
+	c.q = q
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	start := b.running < b.max
+	if start {
+		b.running++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.work()
+	}
+	select {
+	case <-c.done:
+		res, err := c.res, c.err
+		*c = introspectCall{done: c.done}
+		callPool.Put(c)
+		return res, err
+	case <-ctx.Done():
+		// The worker still delivers to c, which is then garbage.
+		return IntrospectResult{}, ctx.Err()
+	}
+}
+
+// work runs batches until the queue is empty.
+func (b *introspectBatcher) work() {
+	var w batchBuffers
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxIntrospectBatch)
+		if n == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		w.calls = append(w.calls[:0], b.queue[:n]...)
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.mu.Unlock()
+		b.run(&w)
+	}
+}
+
+// batchBuffers are a worker's statement arguments, reused from batch to batch.
+type batchBuffers struct {
+	calls   []*introspectCall
+	clients []string
+	secrets [][]byte
+	tokens  [][]byte
+	origins []pgtype.Text
+	nows    []time.Time
+}
+
+// run runs one batch and delivers every call's result.
+func (b *introspectBatcher) run(w *batchBuffers) {
+	w.clients, w.secrets, w.tokens = w.clients[:0], w.secrets[:0], w.tokens[:0]
+	w.origins, w.nows = w.origins[:0], w.nows[:0]
+	for _, c := range w.calls {
+		w.clients = append(w.clients, c.q.ClientID)
+		w.secrets = append(w.secrets, c.q.SecretHash)
+		w.tokens = append(w.tokens, c.q.TokenHash)
+		w.origins = append(w.origins, pgtype.Text{String: c.q.Origin, Valid: c.q.Origin != ""})
+		w.nows = append(w.nows, c.q.Now)
+	}
+	err := b.query(w)
+	for i, c := range w.calls {
+		if err != nil {
+			c.err = err
+		}
+		c.done <- struct{}{}
+		w.calls[i] = nil
+	}
+}
+
+func (b *introspectBatcher) query(w *batchBuffers) error {
+	ctx, cancel := context.WithTimeout(context.Background(), introspectTimeout)
+	defer cancel()
+	rows, err := b.pool.Query(ctx, introspectBatch, w.clients, w.secrets, w.tokens, w.origins, w.nows)
+	if err != nil {
+		return translate("introspect", err)
+	}
+	defer rows.Close()
+	var (
+		i                   int64
+		r                   IntrospectResult
+		id, user, session   pgtype.UUID
+		client, name, scope pgtype.Text
+		issued, expires     pgtype.Timestamptz
+	)
+	for rows.Next() {
+		r = IntrospectResult{}
+		cl := &r.Caller
+		if err := rows.Scan(&i, &cl.TenantID, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect,
+			&cl.SecretOK, &cl.OriginAllowed, &id, &client, &user, &session, &name, &scope, &issued,
+			&expires); err != nil {
+			return translate("introspect", err)
+		}
+		if i < 1 || int(i) > len(w.calls) {
+			return fmt.Errorf("introspect: row for request %d of %d", i, len(w.calls))
+		}
+		cl.Found = true
+		if id.Valid {
+			r.Active = true
+			r.Token = Introspection{ID: uuid.UUID(id.Bytes), ClientID: client.String, Scope: scope.String,
+				IssuedAt: issued.Time, ExpiresAt: expires.Time}
+			if user.Valid {
+				u := uuid.UUID(user.Bytes)
+				r.Token.UserID = &u
+			}
+			if session.Valid {
+				s := uuid.UUID(session.Bytes)
+				r.Token.SessionID = &s
+			}
+			if name.Valid {
+				n := name.String
+				r.Token.Username = &n
+			}
+		}
+		w.calls[i-1].res = r
+	}
+	return translate("introspect", rows.Err())
+}

@@ -1,0 +1,482 @@
+package service
+
+// The revocation feed's hub (docs/FEED.md). One Feed per process holds one LISTEN
+// connection; on each notification it reads the log once, for every tenant, from the
+// last id it routed, and hands each tenant's rows to that tenant's subscriptions. A
+// subscription replays what it missed from the log itself, then follows the hub. Ids are
+// handed out in commit order (db.appendRevocation), so "everything above the last id seen"
+// is exact: nothing committed later can carry a smaller id.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/db"
+)
+
+// Feed event types, as the stream names them.
+const (
+	FeedRevoke = "revoke" // one revocation
+	FeedReset  = "reset"  // the subscriber's position was trimmed away: drop everything
+	FeedReady  = "ready"  // the replay is over: the stream is live
+	FeedPing   = "ping"   // a heartbeat
+)
+
+var (
+	// ErrFeedFull means the open streams are at a cap, the process's or the tenant's.
+	ErrFeedFull = errors.New("too many revocation feed streams")
+	// ErrFeedShutdown means the feed was drained because the server is shutting down.
+	ErrFeedShutdown = errors.New("revocation feed shutting down")
+	// ErrFeedTooSlow means the subscriber fell further behind than its buffer.
+	ErrFeedTooSlow = errors.New("revocation feed subscriber too slow")
+	// ErrFeedAccessEnded means the subscriber's client or tenant was disabled or deleted,
+	// or the client lost the introspect permission.
+	ErrFeedAccessEnded = errors.New("revocation feed client no longer allowed")
+)
+
+// FeedConfig bounds the feed. A zero field takes DefaultFeedConfig's value.
+type FeedConfig struct {
+	// MaxStreams caps the open streams of the process, MaxStreamsPerTenant those of one
+	// tenant; more are refused with ErrFeedFull.
+	MaxStreams          int
+	MaxStreamsPerTenant int
+	// Buffer is how many batches of new revocations a stream may have waiting before the
+	// hub closes it as too slow (it reconnects and replays), rather than wait for it.
+	Buffer int
+	// Heartbeat is how long a stream stays silent before a ping.
+	Heartbeat time.Duration
+	// Poll is how often the hub reads the log without a notification: a safety net, and
+	// the pace of delivery while the LISTEN connection is being re-established.
+	Poll time.Duration
+	// Gauge, when not nil, counts the open streams (metrics.Metrics.FeedStreams).
+	Gauge Gauge
+}
+
+// Gauge is a number that goes up and down, such as a prometheus.Gauge.
+type Gauge interface {
+	Inc()
+	Dec()
+}
+
+// DefaultFeedConfig is 1000 streams per process, 100 per tenant, 64 pending batches, a
+// ping every 15 s and a poll every 30 s.
+func DefaultFeedConfig() FeedConfig {
+	return FeedConfig{MaxStreams: 1000, MaxStreamsPerTenant: 100, Buffer: 64,
+		Heartbeat: 15 * time.Second, Poll: 30 * time.Second}
+}
+
+const (
+	feedPage       = 1000             // rows per read of the log
+	feedStartWait  = 10 * time.Second // how long a subscriber waits for the hub's first read
+	feedMinBackoff = 100 * time.Millisecond
+	feedMaxBackoff = 10 * time.Second
+)
+
+// Feed fans the revocation log out to subscriptions, per tenant.
+type Feed struct {
+	store *db.Store
+	cfg   FeedConfig
+	log   *slog.Logger
+
+	known chan struct{} // closed once last has been read from the log
+
+	mu        sync.Mutex
+	last      int64 // the largest id routed; rows above it reach subscriptions registered now
+	subs      map[uuid.UUID]map[*Subscription]struct{}
+	open      int // subscriptions not yet closed, routed or not
+	perTenant map[uuid.UUID]int
+	draining  bool
+	drained   chan struct{} // closed when draining and open reaches 0
+}
+
+// NewFeed returns a feed over store's revocation log; it delivers nothing until Run runs.
+func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger) *Feed {
+	d := DefaultFeedConfig()
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = d.MaxStreams
+	}
+	if cfg.MaxStreamsPerTenant <= 0 {
+		cfg.MaxStreamsPerTenant = d.MaxStreamsPerTenant
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = d.Buffer
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = d.Heartbeat
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = d.Poll
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Feed{store: store, cfg: cfg, log: log, known: make(chan struct{}),
+		subs: map[uuid.UUID]map[*Subscription]struct{}{}, perTenant: map[uuid.UUID]int{}}
+}
+
+// Run follows the log until ctx ends: it LISTENs on a connection of its own, reads the log
+// after every notification (and every Poll), and routes new rows. When the connection
+// fails it reconnects with backoff, reading the log at each attempt, so nothing committed
+// meanwhile is lost, only later.
+func (f *Feed) Run(ctx context.Context) {
+	backoff := feedMinBackoff
+	for ctx.Err() == nil {
+		l, err := f.store.ListenRevocations(ctx)
+		if err == nil {
+			backoff = feedMinBackoff
+			err = f.follow(ctx, l)
+			_ = l.Close(context.WithoutCancel(ctx))
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.LogAttrs(ctx, slog.LevelWarn, "revocation feed: listen failed", slog.String("err", err.Error()),
+			slog.Duration("retry_in", backoff))
+		if err := f.catchUp(ctx); err != nil && ctx.Err() == nil {
+			f.log.LogAttrs(ctx, slog.LevelWarn, "revocation feed: read failed", slog.String("err", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, feedMaxBackoff)
+	}
+}
+
+// follow reads the log once l is listening, so nothing committed from then on is missed,
+// and again after each notification or Poll, until l or a read fails.
+func (f *Feed) follow(ctx context.Context, l *db.RevocationListener) error {
+	if err := f.catchUp(ctx); err != nil {
+		return err
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, f.cfg.Poll)
+		id, err := l.Wait(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+		case err != nil:
+			return err
+		case id != 0 && id <= f.head():
+			continue // routed already, by an earlier read
+		}
+		if err := f.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// head returns the largest id routed.
+func (f *Feed) head() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// catchUp routes every row above the last one routed; the first call only learns where
+// the log ends. Only Run calls it, so reads never overlap.
+func (f *Feed) catchUp(ctx context.Context) error {
+	select {
+	case <-f.known:
+	default:
+		head, err := f.store.RevocationHead(ctx)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.last = head
+		f.mu.Unlock()
+		close(f.known)
+		return nil
+	}
+	for {
+		rows, err := f.store.RevocationsAfter(ctx, f.head(), feedPage)
+		if err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			f.route(rows)
+		}
+		if len(rows) < feedPage {
+			return nil
+		}
+	}
+}
+
+// route hands rows, in id order, to the subscriptions of their tenants, one batch per
+// tenant, without ever waiting: a subscription whose buffer is full is dropped.
+func (f *Feed) route(rows []db.Revocation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	batches := map[uuid.UUID][]db.Revocation{}
+	var order []uuid.UUID
+	for _, r := range rows {
+		if len(f.subs[r.TenantID]) == 0 {
+			continue
+		}
+		if _, seen := batches[r.TenantID]; !seen {
+			order = append(order, r.TenantID)
+		}
+		batches[r.TenantID] = append(batches[r.TenantID], r)
+	}
+	for _, t := range order {
+		for s := range f.subs[t] {
+			select {
+			case s.ch <- batches[t]:
+			default:
+				f.dropLocked(s, ErrFeedTooSlow)
+			}
+		}
+	}
+	f.last = rows[len(rows)-1].ID
+}
+
+// dropLocked stops routing to s and tells it why. f.mu is held.
+func (f *Feed) dropLocked(s *Subscription, why error) {
+	set := f.subs[s.tenant]
+	if _, ok := set[s]; !ok {
+		return
+	}
+	delete(set, s)
+	if len(set) == 0 {
+		delete(f.subs, s.tenant)
+	}
+	s.why = why
+	close(s.gone)
+}
+
+// Subscribe opens a stream of the revocations of ca's tenant for ca's client. With resume,
+// it replays every revocation after lastID first, or starts with a reset when the log no
+// longer reaches back to lastID or never held it (a negative lastID, one past the head);
+// without, it starts at the head. It returns ErrFeedFull
+// at a cap, ErrBusy while the feed is shutting down or has not yet read the log, or ctx's
+// error. The caller must Close the subscription.
+func (f *Feed) Subscribe(ctx context.Context, ca db.ClientAuth, lastID int64, resume bool) (*Subscription, error) {
+	select {
+	case <-f.known:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(feedStartWait):
+		return nil, ErrBusy
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := ca.Tenant.ID
+	switch {
+	case f.draining:
+		return nil, ErrBusy
+	case f.open >= f.cfg.MaxStreams, f.perTenant[t] >= f.cfg.MaxStreamsPerTenant:
+		return nil, ErrFeedFull
+	}
+	s := &Subscription{f: f, tenant: t, clientID: ca.Client.ID, ch: make(chan []db.Revocation, f.cfg.Buffer),
+		gone: make(chan struct{}), start: f.last, sent: lastID, resume: resume}
+	if f.subs[t] == nil {
+		f.subs[t] = map[*Subscription]struct{}{}
+	}
+	f.subs[t][s] = struct{}{}
+	f.open++
+	f.perTenant[t]++
+	if f.cfg.Gauge != nil {
+		f.cfg.Gauge.Inc()
+	}
+	return s, nil
+}
+
+// Streams returns how many subscriptions are open: the feed-streams gauge.
+func (f *Feed) Streams() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open
+}
+
+// Drain ends every subscription with ErrFeedShutdown, refuses new ones, and waits until
+// all are closed or ctx ends. It returns ctx's error in the latter case.
+func (f *Feed) Drain(ctx context.Context) error {
+	f.mu.Lock()
+	if !f.draining {
+		f.draining = true
+		f.drained = make(chan struct{})
+		for _, set := range f.subs {
+			for s := range set {
+				f.dropLocked(s, ErrFeedShutdown)
+			}
+		}
+		if f.open == 0 {
+			close(f.drained)
+		}
+	}
+	drained := f.drained
+	f.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// allowed reports, as ErrFeedAccessEnded or the database's error, whether s's client may
+// still follow the feed: it and its tenant enabled, it still a resource server.
+func (f *Feed) allowed(ctx context.Context, s *Subscription) error {
+	a, err := f.store.ClientForAuth(ctx, s.clientID, time.Now())
+	if errors.Is(err, db.ErrNotFound) {
+		return ErrFeedAccessEnded
+	}
+	if err != nil {
+		return fmt.Errorf("revocation feed: %w", err)
+	}
+	if a.Client.Disabled || !a.Client.Introspect || a.Tenant.ID != s.tenant || a.Tenant.Disabled || a.Tenant.DeletedAt != nil {
+		return ErrFeedAccessEnded
+	}
+	return nil
+}
+
+// FeedEvent is one thing to send on a stream. ID is the revocation's id (FeedRevoke) or
+// the position the stream continues from (FeedReset, FeedReady).
+type FeedEvent struct {
+	Type       string
+	ID         int64
+	Revocation db.Revocation
+}
+
+// Subscription is one open stream. Next and Close may be called from one goroutine.
+type Subscription struct {
+	f        *Feed
+	tenant   uuid.UUID
+	clientID string
+	ch       chan []db.Revocation
+	gone     chan struct{} // closed when the hub drops the subscription
+	why      error         // why gone was closed; written before
+	start    int64         // the hub's position at Subscribe: rows above it come through ch
+	closed   sync.Once
+
+	// Next's own state.
+	sent    int64 // the largest id handed out (or the caller's lastID)
+	resume  bool
+	live    bool
+	pending []FeedEvent
+	recheck bool // a client or tenant event went out: is the client still allowed?
+}
+
+// Next returns the stream's next event: the replay (or a reset), then ready, then each new
+// revocation in id order, and a ping after Heartbeat of silence. After a client event of
+// the subscriber's own client, or a tenant event, it checks that the client may still
+// follow the feed. It returns ErrFeedShutdown, ErrFeedTooSlow, ErrFeedAccessEnded, ctx's
+// error or the database's; the stream is over then.
+func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
+	if s.recheck {
+		s.recheck = false
+		if err := s.f.allowed(ctx, s); err != nil {
+			return FeedEvent{}, err
+		}
+	}
+	for len(s.pending) == 0 {
+		select {
+		case <-s.gone:
+			return FeedEvent{}, s.why
+		default:
+		}
+		if err := s.fill(ctx); err != nil {
+			return FeedEvent{}, err
+		}
+	}
+	ev := s.pending[0]
+	if s.pending = s.pending[1:]; len(s.pending) == 0 {
+		s.pending = nil
+	}
+	if r := ev.Revocation; ev.Type == FeedRevoke &&
+		(r.Kind == db.RevokedTenant || r.Kind == db.RevokedClient && r.Subject == s.clientID) {
+		s.recheck = true
+	}
+	return ev, nil
+}
+
+// fill queues the next events: a page of the replay, or what the hub sends.
+func (s *Subscription) fill(ctx context.Context) error {
+	if !s.live {
+		return s.replay(ctx)
+	}
+	hb := time.NewTimer(s.f.cfg.Heartbeat)
+	defer hb.Stop()
+	select {
+	case batch := <-s.ch:
+		for _, r := range batch {
+			if r.ID > s.sent {
+				s.pending = append(s.pending, FeedEvent{Type: FeedRevoke, ID: r.ID, Revocation: r})
+				s.sent = r.ID
+			}
+		}
+	case <-s.gone:
+		return s.why
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-hb.C:
+		s.pending = append(s.pending, FeedEvent{Type: FeedPing})
+	}
+	return nil
+}
+
+// replay queues one page of the tenant's log between the subscriber's position and the
+// hub's position at Subscribe, or a reset when the log no longer reaches back to it (or
+// never held it); the last page is followed by ready.
+func (s *Subscription) replay(ctx context.Context) error {
+	if !s.resume {
+		s.sent = s.start
+		s.goLive()
+		return nil
+	}
+	p, err := s.f.store.TenantRevocations(ctx, s.tenant, s.sent, s.start, feedPage)
+	if err != nil {
+		return err
+	}
+	if s.sent < 0 || s.sent > p.Head || s.sent < p.Oldest-1 {
+		s.sent = s.start
+		s.pending = append(s.pending, FeedEvent{Type: FeedReset, ID: s.start})
+		s.goLive()
+		return nil
+	}
+	for _, r := range p.Rows {
+		s.pending = append(s.pending, FeedEvent{Type: FeedRevoke, ID: r.ID, Revocation: r})
+		s.sent = r.ID
+	}
+	if len(p.Rows) < feedPage {
+		// A subscriber ahead of this hub (it came from a faster instance) skips what the
+		// hub sends up to its own position.
+		s.sent = max(s.sent, s.start)
+		s.goLive()
+	}
+	return nil
+}
+
+func (s *Subscription) goLive() {
+	s.live = true
+	s.pending = append(s.pending, FeedEvent{Type: FeedReady, ID: s.sent})
+}
+
+// Close ends the subscription and frees its place under the caps.
+func (s *Subscription) Close() {
+	s.closed.Do(func() {
+		f := s.f
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.dropLocked(s, ErrFeedShutdown)
+		f.open--
+		if f.perTenant[s.tenant]--; f.perTenant[s.tenant] == 0 {
+			delete(f.perTenant, s.tenant)
+		}
+		if f.cfg.Gauge != nil {
+			f.cfg.Gauge.Dec()
+		}
+		if f.draining && f.open == 0 {
+			close(f.drained)
+		}
+	})
+}
