@@ -28,8 +28,11 @@ log "make static STATIC_OUT=$bin (the Dockerfile's build)"
 make static STATIC_OUT="$bin"
 
 log "checking that $bin is static"
-if ldd "$bin" >/dev/null 2>&1; then
-	ldd "$bin" >&2 || true
+# ldd says "not a dynamic executable" (or "statically linked") for a static binary, and
+# lists libraries and the loader for a dynamic one.
+deps="$(ldd "$bin" 2>&1 || true)"
+if grep -qE '=>|ld-linux' <<<"$deps"; then
+	printf '%s\n' "$deps" >&2
 	fail "ldd lists shared libraries: the binary is dynamic"
 fi
 if command -v file >/dev/null; then

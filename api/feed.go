@@ -37,7 +37,11 @@ func (s *Server) revocations(c *gin.Context) {
 		s.fail(c, service.ErrInvalidClient)
 		return
 	}
-	ca, err := s.intro.AuthenticateClient(c, cred)
+	// Until the stream starts, the request timeout bounds the database work, as for
+	// /introspect; the stream itself lives as long as the client stays.
+	actx, cancel := context.WithTimeout(c.Request.Context(), s.requestTimeout())
+	defer cancel()
+	ca, err := s.intro.AuthenticateClient(actx, cred)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -48,7 +52,7 @@ func (s *Server) revocations(c *gin.Context) {
 		return
 	}
 	last, resume := lastEventID(c.Request.Header)
-	sub, err := s.cfg.Feed.Subscribe(c.Request.Context(), ca, last, resume)
+	sub, err := s.cfg.Feed.Subscribe(actx, ca, last, resume)
 	if errors.Is(err, service.ErrFeedFull) {
 		err = errFeedFull
 	}

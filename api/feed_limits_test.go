@@ -191,6 +191,13 @@ func TestFeedWriteDeadline(t *testing.T) {
 	if err != nil || status != "HTTP/1.1 200 OK\r\n" {
 		t.Fatalf("the stalled stream began with %q, %v", status, err)
 	}
+
+	// A subscriber that reads gets the whole replay, page after page, in order.
+	before, head := w.openFeed(w.rs, "0").ready()
+	if len(before) != 5001 || before[5000].ID != head {
+		t.Fatalf("replayed %d events up to %s", len(before), head)
+	}
+	increasing(t, before)
 }
 
 // TestFeedShutdown: draining the feed (what serve does on SIGTERM, before the server's

@@ -18,6 +18,9 @@ import (
 // MaxBodyBytes bounds every request body; a larger one is 413 before parsing.
 const MaxBodyBytes = 64 << 10
 
+// formType is the one content type of OAuth requests (RFC 6749 §3.2).
+const formType = "application/x-www-form-urlencoded"
+
 // form is a parsed application/x-www-form-urlencoded body. Parameters are read only from
 // the body, never the query string (RFC 6749 §2.3.1, RFC 6750 §2.3).
 type form url.Values
@@ -35,9 +38,11 @@ func (f form) get(name string) string {
 // scope is left to service.ParseScope, whose syntax (RFC 6749 §3.3) refuses all of those
 // as invalid_scope.
 func parseForm(c *gin.Context) (form, error) {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, badRequest("content type must be application/x-www-form-urlencoded")
+	if ct := c.GetHeader("Content-Type"); !strings.EqualFold(ct, formType) {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formType {
+			return nil, badRequest("content type must be application/x-www-form-urlencoded")
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError

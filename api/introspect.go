@@ -3,6 +3,9 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/service"
@@ -52,7 +55,102 @@ func (s *Server) introspect(c *gin.Context) {
 		return
 	}
 	in.Iss = s.cfg.Issuer
-	c.JSON(http.StatusOK, in)
+	buf := jsonBuffers.Get().(*[]byte)
+	*buf = appendIntrospection((*buf)[:0], &in)
+	c.Data(http.StatusOK, jsonType, *buf)
+	jsonBuffers.Put(buf)
+}
+
+// jsonBuffers hold encoded answers until they are written; c.Data copies into the
+// connection's buffer.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendIntrospection appends in as encoding/json would marshal it (members in field
+// order, omitempty, HTML-safe escapes), without reflection: it is every live answer.
+func appendIntrospection(b []byte, in *service.Introspection) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, in.Active)
+	b = appendMember(b, "scope", in.Scope)
+	b = appendMember(b, "client_id", in.ClientID)
+	if in.Username != "" {
+		b = appendMember(b, "username", in.Username)
+	}
+	b = appendMember(b, "sub", in.Sub)
+	b = appendMember(b, "token_type", in.TokenType)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, in.Exp, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, in.Iat, 10)
+	b = appendMember(b, "iss", in.Iss)
+	b = appendMember(b, "jti", in.Jti)
+	b = appendMember(b, "tenant", in.Tenant)
+	if in.Sid != "" {
+		b = appendMember(b, "sid", in.Sid)
+	}
+	return append(b, '}')
+}
+
+// appendMember appends ,"name":"value"; name needs no escaping.
+func appendMember(b []byte, name, value string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does by default:
+// invalid UTF-8 becomes U+FFFD; quotes, backslashes, control characters, <, >, & and
+// U+2028/U+2029 are escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // revoke serves POST /revoke (RFC 7009 §2.1): 200 with an empty body for a revoked,

@@ -327,3 +327,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Issue 5: a user's own concurrent logins from an address she logged in from do not trip
+// the (username, address) back-off, although each counts until its verdict.
+func TestConcurrentLoginsFromKnownAddress(t *testing.T) {
+	w := newWorld(t)
+	wantToken(t, w.post("/token", &w.app, loginForm("alice", alicePassword)), "read write")
+	rs := make([]response, 30)
+	var wg sync.WaitGroup
+	for i := range rs {
+		wg.Go(func() { rs[i] = w.post("/token", &w.app, loginForm("alice", alicePassword)) })
+	}
+	wg.Wait()
+	for _, r := range rs {
+		wantToken(t, r, "read write")
+	}
+}

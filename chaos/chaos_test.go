@@ -41,6 +41,7 @@ func TestChaos(t *testing.T) {
 		[]string{px.url}, func(ctx context.Context, p *phase) { e.rolling(ctx, p, px) })
 	px.close()
 	e.phase(t, "failover", "primary crashed (immediate stop), standby promoted", false, all, e.failover)
+	e.checkLogs(t)
 }
 
 // phase runs one scenario: load, the fault, load again, then the checkpoint.
@@ -84,6 +85,7 @@ func (e *env) outage(ctx context.Context, p *phase, d time.Duration) {
 		return
 	}
 	p.mark("back")
+	e.checkWentUnready(p)
 	time.Sleep(e.cfg.steady)
 	after := e.sample()
 	for i, in := range e.inst {
@@ -188,7 +190,48 @@ func (e *env) freeze(ctx context.Context, p *phase) {
 	e.checkHealthz(ctx, p)
 	signalAll(pids, syscall.SIGCONT)
 	p.mark("back")
+	e.checkWentUnready(p)
 	p.note("%d PostgreSQL processes frozen", len(pids))
+}
+
+// checkWentUnready: every instance's /readyz said 503 at some point of the fault.
+func (e *env) checkWentUnready(p *phase) {
+	fault, _ := p.markAt("fault")
+	back, _ := p.markAt("back")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, in := range e.inst {
+		seen := false
+		for i, c := range p.ready[in.name] {
+			// Unready at the fault, or became so during it.
+			end := back
+			if i+1 < len(p.ready[in.name]) {
+				end = p.ready[in.name][i+1].at
+			}
+			if !c.ready && end.After(fault) && c.at.Before(back) {
+				seen = true
+			}
+		}
+		if !seen {
+			p.violations = append(p.violations, fmt.Sprintf("%s: /readyz never said 503 while the database was away", in.name))
+		}
+	}
+}
+
+// checkLogs: no instance panicked, and none answered 500.
+func (e *env) checkLogs(t *testing.T) {
+	for _, in := range e.inst {
+		b, err := os.ReadFile(in.logPath)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, bad := range []string{`"msg":"panic"`, "panic:", `"status":500`} {
+			if n := strings.Count(string(b), bad); n > 0 {
+				t.Errorf("%s: %d log lines with %s", in.name, n, bad)
+			}
+		}
+	}
 }
 
 // clusterPids returns the postmaster and its children.

@@ -117,6 +117,20 @@ func (r *report) finish(t *testing.T, p *phase, fault string) {
 	t.Logf("%s: %s; database unavailable %s; %d requests, failed: %s; errors seen for %s; "+
 		"last error %s after the database was back; every instance ready %s after; slowest answer %v",
 		p.name, fault, down, s.requests, failed, window, recovered, ready, s.maxLatency.Round(time.Millisecond))
+	if back, marked := p.markAt("back"); marked {
+		p.mu.Lock()
+		var late []string
+		for _, rec := range p.recs {
+			if rec.class != ok && rec.end().After(back) && len(late) < 8 {
+				late = append(late, fmt.Sprintf("%s on %s started %+.2fs from the return, %d after %v",
+					rec.op, rec.target, rec.start.Sub(back).Seconds(), rec.status, rec.took.Round(time.Millisecond)))
+			}
+		}
+		p.mu.Unlock()
+		if len(late) > 0 {
+			p.note("failed requests ending after the database was back: %s", strings.Join(late, "; "))
+		}
+	}
 	var slow []string
 	for op, d := range s.maxByOp {
 		slow = append(slow, fmt.Sprintf("%s %v", op, d.Round(time.Millisecond)))

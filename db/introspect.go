@@ -29,7 +29,7 @@ type IntrospectQuery struct {
 	ClientID   string
 	SecretHash []byte // nil: no secret presented
 	TokenHash  []byte
-	Origin     string // the request's Origin header, "" when none
+	Origin     string // the request's Origin header, "" when none (no client allows "")
 	Now        time.Time
 }
 
@@ -60,14 +60,16 @@ type IntrospectResult struct {
 // The caller and the token are read in one statement, so in one snapshot: what the caller
 // may do and whether the token is live cannot disagree, and nothing is cached between
 // requests. The token is looked up in the caller's tenant only; liveness is its own state,
-// its session and the three epochs. One statement serves a whole batch of requests: r is
-// one row per request, i its position.
+// its session and the three epochs. A revoked session is found in the small partial index
+// sessions_revoked (session ids are unique, and a token's session is of its tenant by
+// foreign key), not in the whole sessions table. One statement serves a whole batch of
+// requests: r is one row per request, i its position.
 const introspectBatch = `SELECT r.i, c.tenant_id, tn.slug, c.public,
 	c.disabled OR tn.disabled OR tn.deleted_at IS NOT NULL, c.introspect,
 	r.secret IS NOT NULL AND EXISTS (SELECT 1 FROM client_secrets cs
 		WHERE cs.hash = r.secret AND cs.tenant_id = c.tenant_id AND cs.client_id = c.id
 		  AND (cs.expires_at IS NULL OR cs.expires_at > r.now)),
-	COALESCE(r.origin = ANY (c.allowed_origins), false),
+	r.origin = ANY (c.allowed_origins),
 	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at
 FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
 	WITH ORDINALITY AS r (client_id, secret, token, origin, now, i)
@@ -78,13 +80,12 @@ LEFT JOIN LATERAL (
 	FROM tokens t
 	JOIN clients tc ON tc.tenant_id = t.tenant_id AND tc.id = t.client_id
 	LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-	LEFT JOIN sessions s ON s.tenant_id = t.tenant_id AND s.id = t.session_id
 	WHERE t.hash = r.token AND t.tenant_id = c.tenant_id AND t.kind = 'a' AND t.revoked_at IS NULL
 	  AND t.expires_at > r.now
 	  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
 	  AND tc.epoch = t.client_epoch AND NOT tc.disabled
 	  AND (t.user_id IS NULL OR (u.epoch = t.user_epoch AND NOT u.disabled))
-	  AND (t.session_id IS NULL OR s.revoked_at IS NULL)
+	  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id AND s.revoked_at IS NOT NULL)
 ) t ON true`
 
 // Introspect looks up the caller and the token of q in one statement, shared with the
@@ -186,7 +187,7 @@ type batchBuffers struct {
 	clients []string
 	secrets [][]byte
 	tokens  [][]byte
-	origins []pgtype.Text
+	origins []string
 	nows    []time.Time
 }
 
@@ -198,7 +199,7 @@ func (b *introspectBatcher) run(w *batchBuffers) {
 		w.clients = append(w.clients, c.q.ClientID)
 		w.secrets = append(w.secrets, c.q.SecretHash)
 		w.tokens = append(w.tokens, c.q.TokenHash)
-		w.origins = append(w.origins, pgtype.Text{String: c.q.Origin, Valid: c.q.Origin != ""})
+		w.origins = append(w.origins, c.q.Origin)
 		w.nows = append(w.nows, c.q.Now)
 	}
 	err := b.query(w)
@@ -220,16 +221,16 @@ func (b *introspectBatcher) query(w *batchBuffers) error {
 	}
 	defer rows.Close()
 	var (
-		i                   int64
-		r                   IntrospectResult
-		id, user, session   pgtype.UUID
-		client, name, scope pgtype.Text
-		issued, expires     pgtype.Timestamptz
+		i                         int64
+		r                         IntrospectResult
+		tenant, id, user, session pgtype.UUID
+		client, name, scope       pgtype.Text
+		issued, expires           pgtype.Timestamptz
 	)
 	for rows.Next() {
 		r = IntrospectResult{}
 		cl := &r.Caller
-		if err := rows.Scan(&i, &cl.TenantID, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect,
+		if err := rows.Scan(&i, &tenant, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect,
 			&cl.SecretOK, &cl.OriginAllowed, &id, &client, &user, &session, &name, &scope, &issued,
 			&expires); err != nil {
 			return translate("introspect", err)
@@ -237,7 +238,7 @@ func (b *introspectBatcher) query(w *batchBuffers) error {
 		if i < 1 || int(i) > len(w.calls) {
 			return fmt.Errorf("introspect: row for request %d of %d", i, len(w.calls))
 		}
-		cl.Found = true
+		cl.Found, cl.TenantID = true, tenant.Bytes
 		if id.Valid {
 			r.Active = true
 			r.Token = Introspection{ID: uuid.UUID(id.Bytes), ClientID: client.String, Scope: scope.String,

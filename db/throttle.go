@@ -20,14 +20,17 @@ type LoginCounters struct {
 
 // LoginLimits are the thresholds a reservation is decided by.
 type LoginLimits struct {
-	BackoffAfter int           // failures of a (username, address) pair before its back-off starts
-	BackoffBase  time.Duration // the first back-off; it doubles with every further failure
-	BackoffMax   time.Duration // the longest back-off
-	BackoffReset time.Duration // a pair with no attempt let through for this long starts over
-	UserLimit    int           // failures of a username per Window before unknown addresses are refused
-	IPLimit      int           // failures from an address per Window, across usernames
-	Window       time.Duration
-	KnownFor     time.Duration // how long a successful login keeps its address known for the user
+	BackoffAfter int // failures of a (username, address) pair before its back-off starts
+	// BackoffAfterKnown replaces BackoffAfter for an address the user logged in from within
+	// KnownFor: her own logins may run concurrently there without tripping the back-off.
+	BackoffAfterKnown int
+	BackoffBase       time.Duration // the first back-off; it doubles with every further failure
+	BackoffMax        time.Duration // the longest back-off
+	BackoffReset      time.Duration // a pair with no attempt let through for this long starts over
+	UserLimit         int           // failures of a username per Window before unknown addresses are refused
+	IPLimit           int           // failures from an address per Window, across usernames
+	Window            time.Duration
+	KnownFor          time.Duration // how long a successful login keeps its address known for the user
 }
 
 // Reservation is what ReserveLogin decided.
@@ -44,7 +47,8 @@ type Reservation struct {
 // limitNames names the limit behind each kind of counter.
 var limitNames = map[byte]string{'p': "backoff", 'u': "user", 'i': "ip"}
 
-// The per-username limit spares addresses the user logged in from lately; the three rows
+// The per-username limit spares addresses the user logged in from lately, and the pair's
+// back-off starts later there; the three rows
 // are new, or counted on, or past expires_at and started over. Every statement on the
 // counters locks them in one order, by kind ('i', 'p', 'u'), so that concurrent logins
 // never deadlock: here the VALUES are in that order. A row refuses when it was
@@ -56,20 +60,22 @@ const reserveLogin = `WITH known AS (
 		WHERE u.tenant_id = $1 AND u.username = $2 AND k.ip = $3
 		  AND k.last_success_at > $5::timestamptz - make_interval(secs => $13)
 	) AS yes
+), pair AS (
+	SELECT CASE WHEN k.yes THEN $14::integer ELSE $6::integer END AS after FROM known k
 )
 INSERT INTO login_throttles AS t (tenant_id, kind, username, ip, failures, refused, blocked_until, expires_at)
 VALUES ($4::uuid, 'i', '', $3, 1, 0, NULL, $5::timestamptz + make_interval(secs => $12)),
-	($1, 'p', $2, $3, 1, 0, CASE WHEN $6::integer <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
+	($1, 'p', $2, $3, 1, 0, CASE WHEN (SELECT after FROM pair) <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
 		$5::timestamptz + make_interval(secs => $9)),
 	($1, 'u', $2, '', 1, 0, NULL, $5::timestamptz + make_interval(secs => $12))
 ON CONFLICT (kind, ip, username, tenant_id) DO UPDATE SET (failures, refused, blocked_until, expires_at) = (
 	SELECT x.n, CASE WHEN x.over THEN t.refused + 1 ELSE 0 END,
 		CASE WHEN t.kind <> 'p' THEN NULL
 		     WHEN x.over THEN t.blocked_until
-		     WHEN x.n >= $6 THEN $5 + make_interval(secs => LEAST($7 * power(2, LEAST(x.n - $6, 40)), $8))
+		     WHEN x.n >= x.after THEN $5 + make_interval(secs => LEAST($7 * power(2, LEAST(x.n - x.after, 40)), $8))
 		END,
 		CASE WHEN x.expired OR (t.kind = 'p' AND NOT x.over) THEN EXCLUDED.expires_at ELSE t.expires_at END
-	FROM (SELECT y.expired, CASE WHEN y.expired THEN 1 ELSE t.failures + 1 END AS n,
+	FROM (SELECT y.expired, CASE WHEN y.expired THEN 1 ELSE t.failures + 1 END AS n, (SELECT after FROM pair) AS after,
 			NOT y.expired AND CASE t.kind
 				WHEN 'p' THEN COALESCE(t.blocked_until > $5, false)
 				WHEN 'u' THEN t.failures >= $10 AND NOT (SELECT yes FROM known)
@@ -86,7 +92,7 @@ func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits
 	var r Reservation
 	rows, err := s.pool.Query(ctx, reserveLogin, c.TenantID, c.Username, c.IP, c.IPTenant, now,
 		l.BackoffAfter, l.BackoffBase.Seconds(), l.BackoffMax.Seconds(), l.BackoffReset.Seconds(),
-		l.UserLimit, l.IPLimit, l.Window.Seconds(), l.KnownFor.Seconds())
+		l.UserLimit, l.IPLimit, l.Window.Seconds(), l.KnownFor.Seconds(), max(l.BackoffAfterKnown, l.BackoffAfter))
 	if err != nil {
 		return r, translate("reserve login", err)
 	}

@@ -326,3 +326,33 @@ func (f fixture) mustUser(tenant uuid.UUID) db.User {
 	}
 	return u
 }
+
+// At an address the user logged in from, the pair's back-off starts after
+// BackoffAfterKnown failures instead of BackoffAfter.
+func TestReserveLoginKnownAddressBacksOffLater(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustTenant("a").ID
+	u := f.mustUser(a)
+	l := limits
+	l.BackoffAfterKnown, l.UserLimit, l.IPLimit = 10, 100, 100
+	known := db.LoginCounters{TenantID: a, Username: u.Username, IP: "198.51.100.7"}
+	if err := f.store.LoginSucceeded(context.Background(), known, u.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	stranger := known
+	stranger.IP = "203.0.113.1"
+	for _, tt := range []struct {
+		c    db.LoginCounters
+		want int
+	}{{known, 10}, {stranger, 3}} {
+		through := 0
+		for range 15 {
+			if r := f.mustReserveWith(tt.c, l, t0); !r.Refused {
+				through++
+			}
+		}
+		if through != tt.want {
+			t.Errorf("from %s: %d of 15 went through, want %d", tt.c.IP, through, tt.want)
+		}
+	}
+}

@@ -75,6 +75,8 @@ const (
 	feedStartWait  = 10 * time.Second // how long a subscriber waits for the hub's first read
 	feedMinBackoff = 100 * time.Millisecond
 	feedMaxBackoff = 10 * time.Second
+	// feedConnectTimeout bounds opening the LISTEN connection.
+	feedConnectTimeout = 10 * time.Second
 )
 
 // Feed fans the revocation log out to subscriptions, per tenant.
@@ -126,7 +128,9 @@ func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger) *Feed {
 func (f *Feed) Run(ctx context.Context) {
 	backoff := feedMinBackoff
 	for ctx.Err() == nil {
-		l, err := f.store.ListenRevocations(ctx)
+		cctx, cancel := context.WithTimeout(ctx, feedConnectTimeout)
+		l, err := f.store.ListenRevocations(cctx)
+		cancel()
 		if err == nil {
 			backoff = feedMinBackoff
 			err = f.follow(ctx, l)

@@ -28,8 +28,10 @@ type Config struct {
 	SweepBatch        int // rows the sweeper deletes per statement
 
 	// HashWorkers bounds concurrent argon2id computations (0: one per CPU, GOMAXPROCS);
-	// HashQueue bounds the logins waiting for one (0: 64 per worker). A login finding the
-	// queue full is refused with ErrBusy before any work.
+	// HashQueue bounds the logins waiting for one (0: 32 per worker, which the default
+	// parameters drain in about a second and a half, within the HTTP layer's 2-second
+	// request timeout). A login finding the queue full is refused with ErrBusy before any
+	// work.
 	HashWorkers int
 	HashQueue   int
 	// Throttle limits failed password logins; tenants may override its thresholds within
@@ -135,7 +137,7 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 	}
 	queue := cfg.HashQueue
 	if queue <= 0 {
-		queue = 64 * workers
+		queue = 32 * workers
 	}
 	s.hasher = password.NewPool(workers, queue)
 	var pw [32]byte

@@ -23,7 +23,8 @@ import (
 type Throttle struct {
 	// BackoffAfter failures of a (username, address) pair start its back-off: the next
 	// attempt waits a second, each later failure doubles the wait, up to BackoffMax. A
-	// success clears it; a day without attempts forgets it.
+	// success clears it; a day without attempts forgets it. At an address the user logged
+	// in from within KnownFor it starts after ten times as many (at most 100).
 	BackoffAfter int
 	BackoffMax   time.Duration
 	// UserLimit failures of a username within Window make it refuse every address from
@@ -44,10 +45,15 @@ type Throttle struct {
 	MaxIPLimit      int
 }
 
-// Fixed parts of the back-off.
+// Fixed parts of the back-off. At an address the user logged in from within KnownFor, the
+// back-off starts after knownBackoffFactor times as many failures: her own logins there
+// (several devices behind one address, a backend without Jeton-Forwarded-For) may run
+// concurrently, since each counts until its verdict, and an attacker sharing that address
+// still meets the back-off, and never more than NIST's 100 consecutive failures.
 const (
-	backoffBase  = time.Second
-	backoffReset = 24 * time.Hour
+	backoffBase        = time.Second
+	backoffReset       = 24 * time.Hour
+	knownBackoffFactor = 10
 )
 
 // DefaultThrottle is what jeton ships with: back-off after 5 failures of one username from
@@ -94,6 +100,7 @@ func (t Throttle) limits(tn db.Tenant, server bool) db.LoginLimits {
 		IPLimit:   pick(tn.LoginIPLimit, t.IPLimit, t.MaxIPLimit),
 		Window:    t.Window, KnownFor: t.KnownFor,
 	}
+	l.BackoffAfterKnown = min(knownBackoffFactor*l.BackoffAfter, 100)
 	if server {
 		l.IPLimit = t.ServerIPLimit
 	}

@@ -206,7 +206,10 @@ func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...strin
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	e := []string{"JETON_DATABASE_URL=" + dbURL, "JETON_ISSUER=http://" + addr, "JETON_ADDR=" + addr}
+	// No drain on SIGTERM: nothing balances load over the bench's instances, and each stop
+	// would otherwise wait --shutdown-drain (5 s).
+	e := []string{"JETON_DATABASE_URL=" + dbURL, "JETON_ISSUER=http://" + addr, "JETON_ADDR=" + addr,
+		"JETON_SHUTDOWN_DRAIN=0s"}
 	var ops string
 	if b.features.opsAddr {
 		opsPort, err := pgcluster.FreePort()

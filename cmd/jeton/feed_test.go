@@ -27,7 +27,7 @@ func TestServeFeed(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	env := map[string]string{"JETON_DATABASE_URL": dbURL, "JETON_ISSUER": "http://127.0.0.1", "JETON_ADDR": "127.0.0.1:0",
-		"JETON_OPS_ADDR": "off", "JETON_SWEEP_INTERVAL": "0", "JETON_MAX_CONNECTIONS": "1"}
+		"JETON_OPS_ADDR": "off", "JETON_SWEEP_INTERVAL": "0", "JETON_MAX_CONNECTIONS": "1", "JETON_SHUTDOWN_DRAIN": "0s"}
 	go func() {
 		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &syncBuffer{}, &stderr)
 	}()

@@ -147,6 +147,9 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 		return errors.New("--feed-max-streams and --feed-max-streams-per-tenant must be positive, --feed-retention not negative")
 	}
 	cfg.FeedRetention = o.feedRetention
+	if o.requestTimeout <= 0 || o.adminTimeout <= 0 || o.drain < 0 {
+		return errors.New("--request-timeout and --admin-timeout must be positive, --shutdown-drain not negative")
+	}
 	// /token and the admin API get a pool of their own: a login flood waits for those
 	// connections, never for introspection's.
 	tcfg := pool.Config().Copy()

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +63,43 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 	}
 	if got := status("/healthz"); got != 0 {
 		t.Errorf("/healthz after shutdown: %d, want no answer", got)
+	}
+}
+
+// Issue 8: a multi-host URL in keyword form (what a primary and its standby look like to
+// jeton) goes through pgx as-is: a host that refuses is skipped for the next one that
+// accepts writes; each attempt gets the default connect timeout.
+func TestOpenPoolMultiHost(t *testing.T) {
+	u, err := url.Parse(dbtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	dsn := fmt.Sprintf("host=127.0.0.1,%s port=%d,%s user=%s dbname=%s sslmode=disable target_session_attrs=read-write",
+		u.Hostname(), dead, port, u.User.Username(), strings.TrimPrefix(u.Path, "/"))
+	if pw, ok := u.User.Password(); ok {
+		dsn += " password=" + pw
+	}
+	pool, err := openPool(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("openPool(%q): %v", dsn, err)
+	}
+	defer pool.Close()
+	cfg := pool.Config().ConnConfig
+	if cfg.ConnectTimeout != defaultConnectTimeout || len(cfg.Fallbacks) != 1 || cfg.ValidateConnect == nil {
+		t.Errorf("connect timeout %v, %d fallbacks, validation %v", cfg.ConnectTimeout, len(cfg.Fallbacks), cfg.ValidateConnect != nil)
+	}
+	var readOnly string
+	if err := pool.QueryRow(context.Background(), "SHOW transaction_read_only").Scan(&readOnly); err != nil || readOnly != "off" {
+		t.Errorf("connected to a read-only server (%q) or not at all: %v", readOnly, err)
 	}
 }

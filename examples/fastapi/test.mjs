@@ -143,7 +143,8 @@ before(async () => {
   await jeton(['user', 'create', '--tenant', 'notes', '--username', 'alice', '--password-stdin'], `${password}\n`);
 
   const js = start('jeton', join(tmp, 'jeton'), ['serve'], {
-    env: { ...process.env, JETON_DATABASE_URL: dbURL, JETON_ISSUER: jetonURL, JETON_ADDR: `127.0.0.1:${jetonPort}`, JETON_OPS_ADDR: '127.0.0.1:0' },
+    env: { ...process.env, JETON_DATABASE_URL: dbURL, JETON_ISSUER: jetonURL, JETON_ADDR: `127.0.0.1:${jetonPort}`, JETON_OPS_ADDR: '127.0.0.1:0',
+      JETON_SHUTDOWN_DRAIN: '0s' },
   });
   const uv = start('uvicorn', '/usr/bin/python3', ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', String(apiPort)], {
     cwd: here,
