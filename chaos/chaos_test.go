@@ -30,6 +30,8 @@ func TestChaos(t *testing.T) {
 	e.phase(t, "terminate", fmt.Sprintf("pg_terminate_backend of every jeton connection, %d times", cfg.terminate), false, all,
 		e.terminate)
 	e.phase(t, "freeze", fmt.Sprintf("PostgreSQL frozen (SIGSTOP) for %v", cfg.freeze), false, all, e.freeze)
+	e.phase(t, "standby down", fmt.Sprintf("synchronous standby stopped for %v, then started", cfg.outage), false, all,
+		e.standbyDown)
 	if *fullFlag {
 		e.phase(t, "long outage", fmt.Sprintf("PostgreSQL stopped for %v", cfg.longOut), false, all,
 			func(ctx context.Context, p *phase) { e.outage(ctx, p, cfg.longOut) })
@@ -261,6 +263,28 @@ func signalAll(pids []int, sig syscall.Signal) {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, sig)
 	}
+}
+
+// standbyDown stops the synchronous standby: every commit on the primary waits for it, so
+// writes answer 503 after the request timeout while reads go on; when it returns, the
+// waiting commits complete.
+func (e *env) standbyDown(ctx context.Context, p *phase) {
+	p.mark("fault")
+	if err := e.standby.Stop(pgcluster.Fast); err != nil {
+		p.violate("stop standby: %v", err)
+	}
+	time.Sleep(e.cfg.outage)
+	const waiting = `SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'`
+	n, err := queryInt(ctx, e.primary, "postgres", waiting)
+	if err != nil {
+		p.violate("%s: %v", waiting, err)
+	}
+	p.note("%d backends waiting for the standby at the end of its outage (their clients were answered 503)", n)
+	if err := e.standby.Start(ctx); err != nil {
+		p.violate("start standby: %v", err)
+		return
+	}
+	p.mark("back")
 }
 
 // failover crashes the primary and promotes the standby: jeton, on its multi-host URL

@@ -128,7 +128,7 @@ func (w *worker) step(ctx context.Context) {
 	switch r := randFloat(); {
 	case w.pending != nil:
 		w.revoke(ctx)
-	case w.sess == nil || w.sess.dead != "" || w.sess.latest() == nil || r < 0.03:
+	case w.sess == nil || w.sess.dead != "" || w.sess.latest() == nil || r < 0.02:
 		w.login(ctx)
 	case r < 0.60:
 		w.introspect(ctx)

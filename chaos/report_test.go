@@ -15,12 +15,27 @@ import (
 type report struct {
 	cfg     config
 	started time.Time
+	load    string // the load average when the run started
 	mu      sync.Mutex
 	phases  []*phase
 	rows    []string
 }
 
-func newReport(cfg config) *report { return &report{cfg: cfg, started: time.Now()} }
+func newReport(cfg config) *report { return &report{cfg: cfg, started: time.Now(), load: loadAvg()} }
+
+// loadAvg returns the 1-minute load average, which says how busy the machine was with
+// others' work as well: every figure depends on it.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
+}
 
 // summary is a phase's figures.
 type summary struct {
@@ -159,9 +174,10 @@ func (r *report) write(t *testing.T, path string) {
 		cmd = "make chaos (go test ./chaos -chaos.full)"
 	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Run with `%s` on %s (%d CPUs, %s/%s), %s, taking %v. %d load workers pausing %v between requests, "+
-		"plus one admin; three instances, request timeout %v (the default), admin timeout %v, drain %v; hang bound: timeout + %v.\n\n",
-		cmd, host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.started.Format("2006-01-02 15:04"),
+	fmt.Fprintf(&b, "Run with `%s` on %s (%d CPUs, %s/%s, load average %s at the start and %s at the end), %s, taking %v. "+
+		"%d load workers pausing %v between requests, plus one admin; three instances, request timeout %v (the default), "+
+		"admin timeout %v, drain %v; hang bound: timeout + %v. Client, jeton and PostgreSQL share the machine.\n\n",
+		cmd, host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.load, loadAvg(), r.started.Format("2006-01-02 15:04"),
 		time.Since(r.started).Round(time.Second), r.cfg.workers, r.cfg.pace, requestTimeout, adminTimeout, r.cfg.drain, hangMargin)
 	b.WriteString("| phase | fault | database unavailable | requests | failed | errors seen for | last error after the database was back | every /readyz 200 after | slowest answer |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")

@@ -31,12 +31,25 @@ type Observer interface {
 // NopObserver is the Observer a service has by default: it ignores everything.
 type NopObserver struct{}
 
-func (NopObserver) TokenIssued(string)                     {}
-func (NopObserver) Revoked(string)                         {}
-func (NopObserver) RefreshReuseDetected()                  {}
-func (NopObserver) LoginThrottled()                        {}
-func (NopObserver) HashRejected()                          {}
-func (NopObserver) HashWaited(time.Duration)               {}
+// TokenIssued does nothing.
+func (NopObserver) TokenIssued(string) {}
+
+// Revoked does nothing.
+func (NopObserver) Revoked(string) {}
+
+// RefreshReuseDetected does nothing.
+func (NopObserver) RefreshReuseDetected() {}
+
+// LoginThrottled does nothing.
+func (NopObserver) LoginThrottled() {}
+
+// HashRejected does nothing.
+func (NopObserver) HashRejected() {}
+
+// HashWaited does nothing.
+func (NopObserver) HashWaited(time.Duration) {}
+
+// Swept does nothing.
 func (NopObserver) Swept(SweepStats, time.Duration, error) {}
 
 // WithObserver makes the service report what it does to o (nil keeps NopObserver).

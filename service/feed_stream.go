@@ -1,0 +1,155 @@
+package service
+
+// One subscription of the revocation feed: its replay from the log, then what the hub
+// routes to it (feed.go).
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/db"
+)
+
+// FeedEvent is one thing to send on a stream. ID is the revocation's id (FeedRevoke) or
+// the position the stream continues from (FeedReset, FeedReady).
+type FeedEvent struct {
+	Type       string
+	ID         int64
+	Revocation db.Revocation
+}
+
+// Subscription is one open stream. Next and Close may be called from one goroutine.
+type Subscription struct {
+	f        *Feed
+	tenant   uuid.UUID
+	clientID string
+	ch       chan []db.Revocation
+	gone     chan struct{} // closed when the hub drops the subscription
+	why      error         // why gone was closed; written before
+	start    int64         // the hub's position at Subscribe: rows above it come through ch
+	closed   sync.Once
+
+	// Next's own state.
+	sent    int64 // the largest id handed out (or the caller's lastID)
+	resume  bool
+	live    bool
+	pending []FeedEvent
+	recheck bool // a client or tenant event went out: is the client still allowed?
+}
+
+// Next returns the stream's next event: the replay (or a reset), then ready, then each new
+// revocation in id order, and a ping after Heartbeat of silence. After a client event of
+// the subscriber's own client, or a tenant event, it checks that the client may still
+// follow the feed. It returns ErrFeedShutdown, ErrFeedTooSlow, ErrFeedAccessEnded, ctx's
+// error or the database's; the stream is over then.
+func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
+	if s.recheck {
+		s.recheck = false
+		if err := s.f.allowed(ctx, s); err != nil {
+			return FeedEvent{}, err
+		}
+	}
+	for len(s.pending) == 0 {
+		select {
+		case <-s.gone:
+			return FeedEvent{}, s.why
+		default:
+		}
+		if err := s.fill(ctx); err != nil {
+			return FeedEvent{}, err
+		}
+	}
+	ev := s.pending[0]
+	if s.pending = s.pending[1:]; len(s.pending) == 0 {
+		s.pending = nil
+	}
+	if r := ev.Revocation; ev.Type == FeedRevoke &&
+		(r.Kind == db.RevokedTenant || r.Kind == db.RevokedClient && r.Subject == s.clientID) {
+		s.recheck = true
+	}
+	return ev, nil
+}
+
+// fill queues the next events: a page of the replay, or what the hub sends.
+func (s *Subscription) fill(ctx context.Context) error {
+	if !s.live {
+		return s.replay(ctx)
+	}
+	hb := time.NewTimer(s.f.cfg.Heartbeat)
+	defer hb.Stop()
+	select {
+	case batch := <-s.ch:
+		for _, r := range batch {
+			if r.ID > s.sent {
+				s.pending = append(s.pending, FeedEvent{Type: FeedRevoke, ID: r.ID, Revocation: r})
+				s.sent = r.ID
+			}
+		}
+	case <-s.gone:
+		return s.why
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-hb.C:
+		s.pending = append(s.pending, FeedEvent{Type: FeedPing})
+	}
+	return nil
+}
+
+// replay queues one page of the tenant's log between the subscriber's position and the
+// hub's position at Subscribe, or a reset when the log no longer reaches back to it (or
+// never held it); the last page is followed by ready.
+func (s *Subscription) replay(ctx context.Context) error {
+	if !s.resume {
+		s.sent = s.start
+		s.goLive()
+		return nil
+	}
+	p, err := s.f.store.TenantRevocations(ctx, s.tenant, s.sent, s.start, feedPage)
+	if err != nil {
+		return err
+	}
+	if s.sent < 0 || s.sent > p.Head || s.sent < p.Oldest-1 {
+		s.sent = s.start
+		s.pending = append(s.pending, FeedEvent{Type: FeedReset, ID: s.start})
+		s.goLive()
+		return nil
+	}
+	for _, r := range p.Rows {
+		s.pending = append(s.pending, FeedEvent{Type: FeedRevoke, ID: r.ID, Revocation: r})
+		s.sent = r.ID
+	}
+	if len(p.Rows) < feedPage {
+		// A subscriber ahead of this hub (it came from a faster instance) skips what the
+		// hub sends up to its own position.
+		s.sent = max(s.sent, s.start)
+		s.goLive()
+	}
+	return nil
+}
+
+func (s *Subscription) goLive() {
+	s.live = true
+	s.pending = append(s.pending, FeedEvent{Type: FeedReady, ID: s.sent})
+}
+
+// Close ends the subscription and frees its place under the caps.
+func (s *Subscription) Close() {
+	s.closed.Do(func() {
+		f := s.f
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.dropLocked(s, ErrFeedShutdown)
+		f.open--
+		if f.perTenant[s.tenant]--; f.perTenant[s.tenant] == 0 {
+			delete(f.perTenant, s.tenant)
+		}
+		if f.cfg.Gauge != nil {
+			f.cfg.Gauge.Dec()
+		}
+		if f.draining && f.open == 0 {
+			close(f.drained)
+		}
+	})
+}
