@@ -15,8 +15,9 @@ import (
 // (RFC 7662 §2.2): nothing says why. It is encoded once.
 var inactive = []byte(`{"active":false}`)
 
-// jsonType is the Content-Type of every JSON answer, as Gin's c.JSON writes it.
-const jsonType = "application/json; charset=utf-8"
+// jsonType is the Content-Type of every JSON answer, as Gin's c.JSON writes it, shared by
+// the answers of /introspect (a header value is never appended to in place).
+var jsonType = []string{"application/json; charset=utf-8"}
 
 // introspect serves POST /introspect (RFC 7662 §2.1) to resource servers of the token's
 // tenant. A client without the introspect permission gets 403 and learns nothing.
@@ -51,17 +52,24 @@ func (s *Server) introspect(c *gin.Context) {
 		return
 	}
 	if !ok {
-		c.Data(http.StatusOK, jsonType, inactive)
+		writeJSON(c, inactive)
 		return
 	}
 	in.Iss = s.cfg.Issuer
 	buf := jsonBuffers.Get().(*[]byte)
 	*buf = appendIntrospection((*buf)[:0], &in)
-	c.Data(http.StatusOK, jsonType, *buf)
+	writeJSON(c, *buf)
 	jsonBuffers.Put(buf)
 }
 
-// jsonBuffers hold encoded answers until they are written; c.Data copies into the
+// writeJSON answers 200 with body, JSON already encoded.
+func writeJSON(c *gin.Context, body []byte) {
+	c.Writer.Header()["Content-Type"] = jsonType
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.Write(body)
+}
+
+// jsonBuffers hold encoded answers until they are written; the write copies them into the
 // connection's buffer.
 var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 

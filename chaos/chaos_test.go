@@ -39,9 +39,9 @@ func TestChaos(t *testing.T) {
 	e.phase(t, "instances", "none: revoke, rotate, disable through one instance, check through the others", true, all,
 		e.crossInstance)
 	px := e.newProxy(t, e.inst[0], e.inst[1])
+	t.Cleanup(px.close)
 	e.phase(t, "rolling restart", "SIGTERM and restart of two instances in turn, behind a health-checking proxy", true,
 		[]string{px.url}, func(ctx context.Context, p *phase) { e.rolling(ctx, p, px) })
-	px.close()
 	e.phase(t, "failover", "primary crashed (immediate stop), standby promoted", false, all, e.failover)
 	e.checkLogs(t)
 }

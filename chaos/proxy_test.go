@@ -23,6 +23,7 @@ type proxy struct {
 	next     atomic.Uint64
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 type backend struct {
@@ -121,9 +122,11 @@ func (b *backend) lastChange(healthy bool, since time.Time) (time.Time, bool) {
 }
 
 func (px *proxy) close() {
-	px.cancel()
-	px.wg.Wait()
-	px.srv.Close()
+	px.closed.Do(func() {
+		px.cancel()
+		px.wg.Wait()
+		px.srv.Close()
+	})
 }
 
 // rolling restarts the proxy's backends one after the other, as a deployment would roll

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
@@ -11,13 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Introspection is what /introspect tells about a live access token.
+// Introspection is what /introspect tells about a live access token. A token issued
+// without a user (client_credentials) has the zero UserID and SessionID and no Username.
 type Introspection struct {
 	ID        uuid.UUID
 	ClientID  string
-	UserID    *uuid.UUID
-	SessionID *uuid.UUID
-	Username  *string
+	UserID    uuid.UUID
+	SessionID uuid.UUID
+	Username  string
 	Scope     string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
@@ -27,8 +29,9 @@ type Introspection struct {
 // token asked about, both as SHA-256 hashes.
 type IntrospectQuery struct {
 	ClientID   string
-	SecretHash []byte // nil: no secret presented
-	TokenHash  []byte
+	HasSecret  bool // false: no secret was presented, SecretHash is ignored
+	SecretHash [sha256.Size]byte
+	TokenHash  [sha256.Size]byte
 	Origin     string // the request's Origin header, "" when none (no client allows "")
 	Now        time.Time
 }
@@ -195,10 +198,15 @@ type batchBuffers struct {
 func (b *introspectBatcher) run(w *batchBuffers) {
 	w.clients, w.secrets, w.tokens = w.clients[:0], w.secrets[:0], w.tokens[:0]
 	w.origins, w.nows = w.origins[:0], w.nows[:0]
+	// The hashes are slices of the calls' arrays: their requests wait until run returns.
 	for _, c := range w.calls {
 		w.clients = append(w.clients, c.q.ClientID)
-		w.secrets = append(w.secrets, c.q.SecretHash)
-		w.tokens = append(w.tokens, c.q.TokenHash)
+		if c.q.HasSecret {
+			w.secrets = append(w.secrets, c.q.SecretHash[:])
+		} else {
+			w.secrets = append(w.secrets, nil)
+		}
+		w.tokens = append(w.tokens, c.q.TokenHash[:])
 		w.origins = append(w.origins, c.q.Origin)
 		w.nows = append(w.nows, c.q.Now)
 	}
@@ -222,39 +230,27 @@ func (b *introspectBatcher) query(w *batchBuffers) error {
 	defer rows.Close()
 	var (
 		i                         int64
-		r                         IntrospectResult
+		cl                        IntrospectCaller
 		tenant, id, user, session pgtype.UUID
 		client, name, scope       pgtype.Text
 		issued, expires           pgtype.Timestamptz
 	)
+	dest := []any{&i, &tenant, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect, &cl.SecretOK,
+		&cl.OriginAllowed, &id, &client, &user, &session, &name, &scope, &issued, &expires}
 	for rows.Next() {
-		r = IntrospectResult{}
-		cl := &r.Caller
-		if err := rows.Scan(&i, &tenant, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect,
-			&cl.SecretOK, &cl.OriginAllowed, &id, &client, &user, &session, &name, &scope, &issued,
-			&expires); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return translate("introspect", err)
 		}
 		if i < 1 || int(i) > len(w.calls) {
 			return fmt.Errorf("introspect: row for request %d of %d", i, len(w.calls))
 		}
 		cl.Found, cl.TenantID = true, tenant.Bytes
+		r := IntrospectResult{Caller: cl, Active: id.Valid}
 		if id.Valid {
-			r.Active = true
-			r.Token = Introspection{ID: uuid.UUID(id.Bytes), ClientID: client.String, Scope: scope.String,
+			// A NULL scans as the zero value: no user, no session, no username.
+			r.Token = Introspection{ID: id.Bytes, ClientID: client.String, UserID: user.Bytes,
+				SessionID: session.Bytes, Username: name.String, Scope: scope.String,
 				IssuedAt: issued.Time, ExpiresAt: expires.Time}
-			if user.Valid {
-				u := uuid.UUID(user.Bytes)
-				r.Token.UserID = &u
-			}
-			if session.Valid {
-				s := uuid.UUID(session.Bytes)
-				r.Token.SessionID = &s
-			}
-			if name.Valid {
-				n := name.String
-				r.Token.Username = &n
-			}
 		}
 		w.calls[i-1].res = r
 	}

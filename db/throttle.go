@@ -48,12 +48,12 @@ type Reservation struct {
 var limitNames = map[byte]string{'p': "backoff", 'u': "user", 'i': "ip"}
 
 // The per-username limit spares addresses the user logged in from lately, and the pair's
-// back-off starts later there; the three rows
-// are new, or counted on, or past expires_at and started over. Every statement on the
-// counters locks them in one order, by kind ('i', 'p', 'u'), so that concurrent logins
-// never deadlock: here the VALUES are in that order. A row refuses when it was
-// already over its limit before this attempt ('p': still in its back-off); refused then
-// counts the attempt and nothing else moves but failures, which the caller gives back.
+// back-off starts later there. The three rows are new, or counted on, or past expires_at
+// and started over. A row refuses when it was already over its limit before this attempt
+// ('p': still in its back-off); refused then counts the attempt, and nothing else moves but
+// failures, which the caller gives back. Every statement on the counters locks them in one
+// order, by kind ('i', 'p', 'u'), so that concurrent logins never deadlock: here the VALUES
+// are in that order.
 const reserveLogin = `WITH known AS (
 	SELECT EXISTS (
 		SELECT 1 FROM known_ips k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id

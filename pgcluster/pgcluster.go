@@ -148,7 +148,7 @@ func Init(ctx context.Context, opts Options) (*Cluster, error) {
 // and primary_conninfo) in a new directory under opts.Parent and starts it on a free port.
 // postgresql.auto.conf is copied from c, so settings made there with ALTER SYSTEM
 // (synchronous_standby_names) carry over, as they would between identically configured
-// servers. The caller must Remove it.
+// servers. The caller must Remove it. Errors carry pg_basebackup's or postgres's output.
 func (c *Cluster) Standby(ctx context.Context, opts Options) (*Cluster, error) {
 	s, err := newCluster(opts)
 	if err != nil {

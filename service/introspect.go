@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/uuid"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/tokens"
 )
@@ -67,11 +68,9 @@ func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, ori
 		if tokens.Check(tokens.ClientSecret, cred.Secret) != nil {
 			return Caller{}, Introspection{}, false, ErrInvalidClient
 		}
-		sum := sha256.Sum256([]byte(cred.Secret))
-		q.SecretHash = sum[:]
+		q.HasSecret, q.SecretHash = true, sha256.Sum256([]byte(cred.Secret))
 	}
-	th := tokens.HashOf(token)
-	q.TokenHash = th[:]
+	q.TokenHash = tokens.HashOf(token)
 	r, err := s.store.Introspect(ctx, q)
 	if err != nil {
 		return Caller{}, Introspection{}, false, fmt.Errorf("introspect: %w", err)
@@ -99,8 +98,7 @@ func (s *Service) Introspect(ctx context.Context, caller db.ClientAuth, token st
 	if tokens.Check(tokens.Access, token) != nil {
 		return in, false, nil
 	}
-	h := tokens.HashOf(token)
-	r, err := s.store.Introspect(ctx, db.IntrospectQuery{ClientID: caller.Client.ID, TokenHash: h[:], Now: s.Now()})
+	r, err := s.store.Introspect(ctx, db.IntrospectQuery{ClientID: caller.Client.ID, TokenHash: tokens.HashOf(token), Now: s.Now()})
 	if err != nil {
 		return in, false, fmt.Errorf("introspect: %w", err)
 	}
@@ -115,13 +113,10 @@ func introspection(t db.Introspection, tenant string) Introspection {
 	in := Introspection{Active: true, Scope: t.Scope, ClientID: t.ClientID, Sub: t.ClientID,
 		TokenType: "Bearer", Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Jti: t.ID.String(),
 		Tenant: tenant}
-	if t.UserID != nil {
-		in.Sub = t.UserID.String()
+	if t.UserID != uuid.Nil {
+		in.Sub, in.Username = t.UserID.String(), t.Username
 	}
-	if t.Username != nil {
-		in.Username = *t.Username
-	}
-	if t.SessionID != nil {
+	if t.SessionID != uuid.Nil {
 		in.Sid = t.SessionID.String()
 	}
 	return in

@@ -3,6 +3,7 @@ package tokens
 import (
 	"bytes"
 	"crypto/rand"
+	"hash/crc32"
 	"regexp"
 	"testing"
 )
@@ -103,6 +104,18 @@ func FuzzCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if Check(Access, s) == nil && (len(s) != Len || s[:4] != "jat_") {
 			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// FuzzChecksum: the allocation-free checksum Check uses is crc32.ChecksumIEEE, which New
+// uses.
+func FuzzChecksum(f *testing.F) {
+	f.Add("")
+	f.Add("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := checksum(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("checksum(%q) = %08x, want %08x", s, got, want)
 		}
 	})
 }
