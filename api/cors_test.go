@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jeton-auth/jeton/db"
@@ -172,6 +174,35 @@ func TestCORSOriginsValidated(t *testing.T) {
 		var ve *service.ValidationError
 		if !errors.As(err, &ve) || ve.Field != "allowed_origins" {
 			t.Errorf("origins %q: %v, want a ValidationError on allowed_origins", origins, err)
+		}
+	}
+}
+
+// TestInvalidOriginDoesNotBreakIntrospection: an Origin header with bytes PostgreSQL
+// refuses is ignored; it neither fails the request nor the others batched with it.
+func TestInvalidOriginDoesNotBreakIntrospection(t *testing.T) {
+	w := newWorld(t)
+	at := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	var wg sync.WaitGroup
+	statuses := make(chan int, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(bad bool) {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/introspect", strings.NewReader(url.Values{"token": {at}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", basic(w.rs.ID, w.rs.Secret))
+			if bad {
+				req.Header.Set("Origin", "https://a\xff.example")
+			}
+			statuses <- w.do(req).Status
+		}(i%4 == 0)
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("introspection answered %d with an invalid Origin in flight", s)
 		}
 	}
 }

@@ -52,7 +52,7 @@ func (s *Server) revocations(c *gin.Context) {
 		return
 	}
 	last, resume := lastEventID(c.Request.Header)
-	sub, err := s.cfg.Feed.Subscribe(actx, ca, last, resume)
+	sub, err := s.cfg.Feed.Subscribe(actx, ca, cred.Secret, last, resume)
 	if errors.Is(err, service.ErrFeedFull) {
 		err = errFeedFull
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -272,6 +273,36 @@ func TestFeedDisableClosesStreams(t *testing.T) {
 	}
 	if diff := cmp.Diff([]sseBlock{revoke(`{"kind":"tenant"}`)}, withoutIDs(s2.ended())); diff != "" {
 		t.Fatalf("a stream of the disabled tenant (-want +got):\n%s", diff)
+	}
+	waitStreams(t, feed, 0)
+}
+
+// TestFeedEndsWhenAccessIsLost: removing a client's introspect permission or rotating its
+// secret out writes no revocation; the client's stream still ends before it delivers
+// anything once the recheck interval (one second) has passed.
+func TestFeedEndsWhenAccessIsLost(t *testing.T) {
+	w, feed := newFeedWorld(t, feedOptions{})
+	ctx := context.Background()
+	rs2 := w.mustClient("a", service.ClientSpec{Name: "api 2", Introspect: true})
+	lost, rotated := w.openFeed(w.rs, ""), w.openFeed(rs2, "")
+	lost.ready()
+	rotated.ready()
+
+	if _, err := w.svc.UpdateClient(ctx, w.cli, "a", w.rs.ID, func(c *db.Client) { c.Introspect = false }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.RotateSecret(ctx, w.cli, "a", rs2.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the recheck interval: what is at stake is order, not speed
+	tok := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	if r := w.post("/revoke", &w.app, url.Values{"token": {tok}}); r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	for name, s := range map[string]*feedStream{"introspect removed": lost, "secret rotated": rotated} {
+		if got := s.ended(); len(got) != 0 {
+			t.Fatalf("%s: the stream delivered %+v after the client lost access", name, got)
+		}
 	}
 	waitStreams(t, feed, 0)
 }

@@ -33,6 +33,9 @@ type session struct {
 	// rtUnsure: the last refresh with rt got no answer, or a 503; it may have committed, so
 	// presenting rt again may trip reuse detection.
 	rtUnsure bool
+	// reuseUnsure: rt was presented again, while unsure, without an answer: reuse detection
+	// may have revoked the session. The checkpoint finds out before expecting anything.
+	reuseUnsure bool
 	ats      []*access
 	// dead says why the session is over: "revoked" (its refresh token was revoked),
 	// "user" (a user-wide revocation), "reuse" (reuse detection; reused is the refresh
@@ -63,10 +66,10 @@ func (l *ledger) all() []*session {
 	return append([]*session(nil), l.sessions...)
 }
 
-// mustBeActive says what introspection must answer for a: true, false, or nothing
+// expect says what introspection must answer for a: active or not, or nothing
 // (known=false) while a revocation is unanswered. s.mu is held.
 func (s *session) expect(a *access) (active, known bool) {
-	if a.unsure || (s.unsure && s.dead == "") {
+	if a.unsure || s.reuseUnsure || (s.unsure && s.dead == "") {
 		return false, false
 	}
 	return !a.revoked && s.dead == "", true
@@ -119,6 +122,12 @@ func (e *env) checkpoint(ctx context.Context, p *phase) {
 			n := w
 			for s := range jobs {
 				s.mu.Lock()
+				if s.reuseUnsure && s.dead == "" {
+					if e.refreshSure(ctx, p, bases[n%len(bases)], s) || s.dead != "" {
+						s.reuseUnsure = false
+					}
+					n++
+				}
 				for _, a := range s.ats {
 					active, known := s.expect(a)
 					if !known {

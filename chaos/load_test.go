@@ -106,6 +106,8 @@ type pendingRevoke struct {
 // it off.
 func (w *worker) run(ctx context.Context) {
 	rctx := context.WithoutCancel(ctx)
+	// Spread the first logins (argon2id each) over a second rather than start with a burst.
+	time.Sleep(time.Duration(randIntN(1000)) * time.Millisecond)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
@@ -203,6 +205,13 @@ func (w *worker) refresh(ctx context.Context) {
 		s.kill("reuse")
 		s.reused = s.rt
 	default:
+		if s.rtUnsure {
+			// A second try of a refresh token that may be used: reuse detection may have
+			// revoked the session by now, a 503 does not say it did not. The checkpoint
+			// finds out; the client starts afresh.
+			s.reuseUnsure = true
+			w.sess = nil
+		}
 		s.rtUnsure = true
 	}
 }

@@ -35,7 +35,7 @@ type config struct {
 
 func runConfig() config {
 	if *fullFlag {
-		return config{name: "full", workers: 6, pace: 30 * time.Millisecond, steady: 10 * time.Second,
+		return config{name: "full", workers: 5, pace: 30 * time.Millisecond, steady: 10 * time.Second,
 			outage: 15 * time.Second, longOut: 60 * time.Second, freeze: 10 * time.Second, terminate: 5,
 			drain: 5 * time.Second}
 	}
@@ -58,7 +58,7 @@ const suiteDirPrefix = "jeton-chaos-"
 
 // needBinaries fails the test, never skipping, when the PostgreSQL server binaries are
 // missing.
-func needBinaries(t *testing.T) string {
+func needBinaries(t *testing.T) {
 	t.Helper()
 	dir, err := pgcluster.BinDir()
 	if err != nil {
@@ -74,7 +74,6 @@ func needBinaries(t *testing.T) string {
 	if _, err := pgcluster.Credential(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // suiteDir makes the run's directory (the postgres user must traverse it) after sweeping

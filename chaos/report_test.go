@@ -43,6 +43,7 @@ type summary struct {
 	byClass          map[class]int
 	maxLatency       time.Duration
 	maxByOp          map[string]time.Duration
+	faulted          bool          // the phase injected a fault (marks "fault" and "back")
 	down             time.Duration // the fault's length: until the database was back
 	errFrom, errTo   time.Time     // the first failed request's start, the last one's end
 	recovered        time.Duration // from the database's return to the end of the last failed request
@@ -79,7 +80,7 @@ func (p *phase) summarize() summary {
 		}
 	}
 	if !fault.IsZero() && !back.IsZero() {
-		s.down = back.Sub(fault)
+		s.faulted, s.down = true, back.Sub(fault)
 		if s.errTo.After(back) {
 			s.recovered = s.errTo.Sub(back)
 		}
@@ -118,7 +119,7 @@ func (r *report) finish(t *testing.T, p *phase, fault string) {
 		window = fmt.Sprintf("%.1f s", s.errTo.Sub(s.errFrom).Seconds())
 	}
 	down, recovered, ready := "-", "-", "-"
-	if s.down > 0 {
+	if s.faulted {
 		down = fmt.Sprintf("%.1f s", s.down.Seconds())
 		recovered = fmt.Sprintf("%.2f s", s.recovered.Seconds())
 		ready = fmt.Sprintf("%.2f s", s.readyAfter.Seconds())
@@ -129,21 +130,21 @@ func (r *report) finish(t *testing.T, p *phase, fault string) {
 	r.phases = append(r.phases, p)
 	r.rows = append(r.rows, row)
 	r.mu.Unlock()
-	t.Logf("%s: %s; database unavailable %s; %d requests, failed: %s; errors seen for %s; "+
-		"last error %s after the database was back; every instance ready %s after; slowest answer %v",
+	t.Logf("%s: %s; the fault lasted %s; %d requests, failed: %s; errors seen for %s; "+
+		"last error %s after the fault ended; every instance ready %s after; slowest answer %v",
 		p.name, fault, down, s.requests, failed, window, recovered, ready, s.maxLatency.Round(time.Millisecond))
 	if back, marked := p.markAt("back"); marked {
 		p.mu.Lock()
 		var late []string
 		for _, rec := range p.recs {
 			if rec.class != ok && rec.end().After(back) && len(late) < 8 {
-				late = append(late, fmt.Sprintf("%s on %s started %+.2fs from the return, %d after %v",
+				late = append(late, fmt.Sprintf("%s on %s started %+.2fs from the end of the fault, %d after %v",
 					rec.op, rec.target, rec.start.Sub(back).Seconds(), rec.status, rec.took.Round(time.Millisecond)))
 			}
 		}
 		p.mu.Unlock()
 		if len(late) > 0 {
-			p.note("failed requests ending after the database was back: %s", strings.Join(late, "; "))
+			p.note("failed requests ending after the fault ended: %s", strings.Join(late, "; "))
 		}
 	}
 	var slow []string
@@ -179,7 +180,7 @@ func (r *report) write(t *testing.T, path string) {
 		"admin timeout %v, drain %v; hang bound: timeout + %v. Client, jeton and PostgreSQL share the machine.\n\n",
 		cmd, host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.load, loadAvg(), r.started.Format("2006-01-02 15:04"),
 		time.Since(r.started).Round(time.Second), r.cfg.workers, r.cfg.pace, requestTimeout, adminTimeout, r.cfg.drain, hangMargin)
-	b.WriteString("| phase | fault | database unavailable | requests | failed | errors seen for | last error after the database was back | every /readyz 200 after | slowest answer |\n")
+	b.WriteString("| phase | fault | fault lasted | requests | failed | errors seen for | last error after the fault ended | every /readyz 200 after | slowest answer |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.rows {
 		b.WriteString(row + "\n")

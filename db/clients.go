@@ -120,21 +120,27 @@ const updateClient = `UPDATE clients AS c SET name = $3, disabled = $4,
 	forwards_user_ip = $14
 WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 
-// lockClient reads the disabled flag an update starts from, locking the row until commit.
-const lockClient = `SELECT disabled FROM clients WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+// lockClient reads the row an update starts from, locking it until commit, so a concurrent
+// update cannot write back a stale copy.
+const lockClient = `SELECT ` + clientColumns + ` FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE`
 
-// UpdateClient writes c's settable fields and ev; disabling bumps its epoch in the same
-// statement and appends a client revocation to the log. It returns ErrNotFound for an
-// unknown client.
-func (s *Store) UpdateClient(ctx context.Context, c Client, ev Event) (Client, error) {
+// UpdateClient locks the client, lets edit turn the current row into the new one and its
+// event, and writes both; disabling bumps its epoch in the same statement and appends a
+// client revocation to the log. It returns ErrNotFound for an unknown client, or edit's
+// error (writing nothing).
+func (s *Store) UpdateClient(ctx context.Context, tenant uuid.UUID, id string, edit func(Client) (Client, Event, error)) (Client, error) {
 	var out Client
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var was bool
-		if err := tx.QueryRow(ctx, lockClient, c.TenantID, c.ID).Scan(&was); err != nil {
+		cur, err := scanClient(tx.QueryRow(ctx, lockClient, tenant, id))
+		if err != nil {
 			return translate("update client", err)
 		}
-		var err error
-		out, err = s.writeClient(ctx, tx, ev, c.Disabled && !was, "update client", updateClient, c.TenantID, c.ID,
+		c, ev, err := edit(cur)
+		if err != nil {
+			return err
+		}
+		c.TenantID, c.ID = tenant, id
+		out, err = s.writeClient(ctx, tx, ev, c.Disabled && !cur.Disabled, "update client", updateClient, c.TenantID, c.ID,
 			c.Name, c.Disabled, c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
 			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP)
 		return err

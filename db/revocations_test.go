@@ -50,34 +50,28 @@ func TestRevocationsAppended(t *testing.T) {
 
 	user := func(change func(*db.User)) func() error {
 		return func() error {
-			cur, err := f.store.UserByID(ctx, a.ID, u.ID)
-			if err != nil {
-				return err
-			}
-			change(&cur)
-			_, err = f.store.UpdateUser(ctx, cur, ev("user_updated"))
+			_, err := f.store.UpdateUser(ctx, a.ID, u.ID, func(cur db.User) (db.User, db.Event, error) {
+				change(&cur)
+				return cur, ev("user_updated"), nil
+			})
 			return err
 		}
 	}
 	client := func(id string, change func(*db.Client)) func() error {
 		return func() error {
-			cur, err := f.store.ClientByID(ctx, a.ID, id)
-			if err != nil {
-				return err
-			}
-			change(&cur)
-			_, err = f.store.UpdateClient(ctx, cur, ev("client_updated"))
+			_, err := f.store.UpdateClient(ctx, a.ID, id, func(cur db.Client) (db.Client, db.Event, error) {
+				change(&cur)
+				return cur, ev("client_updated"), nil
+			})
 			return err
 		}
 	}
 	tenant := func(change func(*db.Tenant)) func() error {
 		return func() error {
-			cur, err := f.store.TenantBySlug(ctx, "a")
-			if err != nil {
-				return err
-			}
-			change(&cur)
-			_, err = f.store.UpdateTenant(ctx, cur, ev("tenant_updated"))
+			_, err := f.store.UpdateTenant(ctx, a.ID, func(cur db.Tenant) (db.Tenant, db.Event, error) {
+				change(&cur)
+				return cur, ev("tenant_updated"), nil
+			})
 			return err
 		}
 	}

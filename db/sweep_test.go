@@ -241,8 +241,10 @@ func TestSweepEvents(t *testing.T) {
 	dflt := f.mustTenant("default")
 	day := 24 * time.Hour
 	retention := day
-	short.EventRetention = &retention
-	if _, err := f.store.UpdateTenant(ctx, short, ev("tenant_updated")); err != nil {
+	if _, err := f.store.UpdateTenant(ctx, short.ID, func(cur db.Tenant) (db.Tenant, db.Event, error) {
+		cur.EventRetention = &retention
+		return cur, ev("tenant_updated"), nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(365 * day)

@@ -110,19 +110,26 @@ const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
 	min_password_length = $10, login_backoff_after = $11, login_user_limit = $12, login_ip_limit = $13
 WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING ` + tenantColumns
 
-// lockTenant reads the disabled flag an update starts from, locking the row until commit.
-const lockTenant = `SELECT disabled FROM tenants WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+// lockTenant reads the row an update starts from, locking it until commit, so a concurrent
+// update cannot write back a stale copy (a PATCH racing a disable would re-enable).
+const lockTenant = `SELECT ` + tenantColumns + ` FROM tenants t WHERE t.id = $1 AND t.deleted_at IS NULL FOR UPDATE`
 
-// UpdateTenant writes t's settable fields and its event; disabling also appends a tenant
-// revocation to the log. It returns ErrNotFound for a deleted or unknown tenant.
-func (s *Store) UpdateTenant(ctx context.Context, t Tenant, ev Event) (Tenant, error) {
+// UpdateTenant locks the tenant, lets edit turn the current row into the new one and its
+// event, and writes both; disabling also appends a tenant revocation to the log. It
+// returns ErrNotFound for a deleted or unknown tenant, or edit's error (writing nothing).
+func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, edit func(Tenant) (Tenant, Event, error)) (Tenant, error) {
 	var out Tenant
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var was bool
-		if err := tx.QueryRow(ctx, lockTenant, t.ID).Scan(&was); err != nil {
+		cur, err := scanTenant(tx.QueryRow(ctx, lockTenant, id))
+		if err != nil {
 			return translate("update tenant", err)
 		}
-		var err error
+		was := cur.Disabled
+		t, ev, err := edit(cur)
+		if err != nil {
+			return err
+		}
+		t.ID = id
 		out, err = scanTenant(tx.QueryRow(ctx, updateTenant, t.ID, t.Name, t.Disabled,
 			toSeconds(t.AccessTTL), toSeconds(t.RefreshIdleTTL), toSeconds(t.RefreshMaxTTL),
 			int64(t.RefreshReuseGrace/time.Second), toSeconds(t.EventRetention), ev.At,

@@ -89,21 +89,26 @@ const updateUser = `UPDATE users AS u SET disabled = $3, scopes = $4,
 	epoch = u.epoch + CASE WHEN $3 AND NOT u.disabled THEN 1 ELSE 0 END, updated_at = $5
 WHERE u.tenant_id = $1 AND u.id = $2 RETURNING ` + userColumns
 
-// lockUser reads the disabled flag an update starts from, locking the row until commit.
-const lockUser = `SELECT disabled FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+// lockUser reads the row an update starts from, locking it until commit, so a concurrent
+// update cannot write back a stale copy.
+const lockUser = `SELECT ` + userColumns + ` FROM users u WHERE u.tenant_id = $1 AND u.id = $2 FOR UPDATE`
 
-// UpdateUser writes the user's disabled flag and scopes, and ev; a disable also appends a
-// user revocation to the log. It returns ErrNotFound when the tenant has no such user.
-func (s *Store) UpdateUser(ctx context.Context, u User, ev Event) (User, error) {
+// UpdateUser locks the user, lets edit turn the current row into the new one (disabled
+// flag, scopes) and its event, and writes both; a disable also appends a user revocation
+// to the log. It returns ErrNotFound when the tenant has no such user, or edit's error.
+func (s *Store) UpdateUser(ctx context.Context, tenant, id uuid.UUID, edit func(User) (User, Event, error)) (User, error) {
 	var out User
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var was bool
-		if err := tx.QueryRow(ctx, lockUser, u.TenantID, u.ID).Scan(&was); err != nil {
+		cur, err := scanUser(tx.QueryRow(ctx, lockUser, tenant, id))
+		if err != nil {
 			return translate("update user", err)
 		}
-		var err error
-		out, err = s.writeUser(ctx, tx, ev, u.Disabled && !was, "update user", updateUser,
-			u.TenantID, u.ID, u.Disabled, u.Scopes, ev.At)
+		u, ev, err := edit(cur)
+		if err != nil {
+			return err
+		}
+		out, err = s.writeUser(ctx, tx, ev, u.Disabled && !cur.Disabled, "update user", updateUser,
+			tenant, id, u.Disabled, u.Scopes, ev.At)
 		return err
 	})
 	return out, err

@@ -80,35 +80,26 @@ func (s *Service) UpdateClient(ctx context.Context, actor db.Actor, slug, client
 	if err != nil {
 		return db.Client{}, err
 	}
-	c, err := s.store.ClientByID(ctx, t.ID, clientID)
-	if err != nil {
-		return c, err
-	}
-	before := c
-	change(&c)
-	c.TenantID, c.ID, c.Public = before.TenantID, before.ID, before.Public // immutable
-	c.GrantTypes, c.Scopes, c.AllowedOrigins = nonNil(c.GrantTypes), nonNil(c.Scopes), nonNil(c.AllowedOrigins)
-	if err := s.validClient(c); err != nil {
-		return c, err
-	}
-	kind := "client_updated"
-	switch {
-	case c.Disabled && !before.Disabled:
-		kind = "client_disabled"
-	case !c.Disabled && before.Disabled:
-		kind = "client_enabled"
-	}
-	ev := s.event(kind, actor, &t)
-	ev.Detail = map[string]any{"changes": diff(before, c)}
-	return s.store.UpdateClient(ctx, c, ev)
+	return s.store.UpdateClient(ctx, t.ID, clientID, func(before db.Client) (db.Client, db.Event, error) {
+		c := before
+		change(&c)
+		c.TenantID, c.ID, c.Public = before.TenantID, before.ID, before.Public // immutable
+		c.GrantTypes, c.Scopes, c.AllowedOrigins = nonNil(c.GrantTypes), nonNil(c.Scopes), nonNil(c.AllowedOrigins)
+		if err := s.validClient(c); err != nil {
+			return c, db.Event{}, err
+		}
+		ev := s.event(changeKind("client", before.Disabled, c.Disabled), actor, &t)
+		ev.Detail = map[string]any{"changes": diff(before, c)}
+		return c, ev, nil
+	})
 }
 
 // RotateSecret gives a confidential client a new secret, returned once. The previous
 // secrets keep working for overlap (0 stops them at once; at most MaxSecretOverlap).
 // It returns ErrNotFound, or a ValidationError for a public client or a bad overlap.
 func (s *Service) RotateSecret(ctx context.Context, actor db.Actor, slug, clientID string, overlap time.Duration) (string, error) {
-	if overlap < 0 || overlap > MaxSecretOverlap {
-		return "", invalid("previous_valid_for", "must be from 0s to 168h")
+	if overlap < 0 || overlap > MaxSecretOverlap || overlap%time.Second != 0 {
+		return "", invalid("previous_valid_for", "must be whole seconds from 0s to 168h")
 	}
 	t, err := s.tenant(ctx, slug)
 	if err != nil {

@@ -29,6 +29,11 @@ func ValidOrigin(field, origin string) error {
 	if len(origin) > 255 {
 		return reason("longer than 255 bytes")
 	}
+	for i := 0; i < len(origin); i++ {
+		if origin[i] <= 0x20 || origin[i] >= 0x7f {
+			return reason("printable ASCII only; browsers send international hosts as punycode")
+		}
+	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(origin, "#") {
 		return reason(`want scheme://host[:port]`)

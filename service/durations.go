@@ -11,9 +11,11 @@ import (
 // Ranges are checked where the value is used.
 func ParseDuration(field, s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.ParseInt(days, 10, 32); err == nil {
+		// Bounded so the product cannot overflow (about 290 years fit in a Duration).
+		if n, err := strconv.ParseInt(days, 10, 32); err == nil && n >= 0 && n <= maxDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
+		return 0, invalid(field, "must be a whole number of days from 0d to 36500d")
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -21,6 +23,8 @@ func ParseDuration(field, s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+const maxDays = 36500
 
 // FormatDuration writes d as Go does without zero units at the end ("15m", "2160h"), which
 // ParseDuration reads back.

@@ -9,6 +9,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -263,7 +265,7 @@ func (f *Feed) dropLocked(s *Subscription, why error) {
 // without, it starts at the head. It returns ErrFeedFull
 // at a cap, ErrBusy while the feed is shutting down or has not yet read the log, or ctx's
 // error. The caller must Close the subscription.
-func (f *Feed) Subscribe(ctx context.Context, ca db.ClientAuth, lastID int64, resume bool) (*Subscription, error) {
+func (f *Feed) Subscribe(ctx context.Context, ca db.ClientAuth, secret string, lastID int64, resume bool) (*Subscription, error) {
 	select {
 	case <-f.known:
 	case <-ctx.Done():
@@ -280,8 +282,9 @@ func (f *Feed) Subscribe(ctx context.Context, ca db.ClientAuth, lastID int64, re
 	case f.open >= f.cfg.MaxStreams, f.perTenant[t] >= f.cfg.MaxStreamsPerTenant:
 		return nil, ErrFeedFull
 	}
-	s := &Subscription{f: f, tenant: t, clientID: ca.Client.ID, ch: make(chan []db.Revocation, f.cfg.Buffer),
-		gone: make(chan struct{}), start: f.last, sent: lastID, resume: resume}
+	s := &Subscription{f: f, tenant: t, clientID: ca.Client.ID, secret: sha256.Sum256([]byte(secret)),
+		ch: make(chan []db.Revocation, f.cfg.Buffer), gone: make(chan struct{}), start: f.last, sent: lastID,
+		resume: resume, checked: time.Now()}
 	if f.subs[t] == nil {
 		f.subs[t] = map[*Subscription]struct{}{}
 	}
@@ -328,7 +331,8 @@ func (f *Feed) Drain(ctx context.Context) error {
 }
 
 // allowed reports, as ErrFeedAccessEnded or the database's error, whether s's client may
-// still follow the feed: it and its tenant enabled, it still a resource server.
+// still follow the feed: it and its tenant enabled, it still a resource server, and the
+// secret the stream was opened with not rotated out.
 func (f *Feed) allowed(ctx context.Context, s *Subscription) error {
 	a, err := f.store.ClientForAuth(ctx, s.clientID, time.Now())
 	if errors.Is(err, db.ErrNotFound) {
@@ -338,6 +342,13 @@ func (f *Feed) allowed(ctx context.Context, s *Subscription) error {
 		return fmt.Errorf("revocation feed: %w", err)
 	}
 	if a.Client.Disabled || !a.Client.Introspect || a.Tenant.ID != s.tenant || a.Tenant.Disabled || a.Tenant.DeletedAt != nil {
+		return ErrFeedAccessEnded
+	}
+	ok := 0
+	for _, h := range a.Secrets {
+		ok |= subtle.ConstantTimeCompare(s.secret[:], h)
+	}
+	if ok != 1 {
 		return ErrFeedAccessEnded
 	}
 	return nil

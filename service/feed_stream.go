@@ -36,7 +36,9 @@ type Subscription struct {
 	resume  bool
 	live    bool
 	pending []FeedEvent
-	recheck bool // a client or tenant event went out: is the client still allowed?
+	recheck bool      // a client or tenant event went out: is the client still allowed?
+	secret  [32]byte  // SHA-256 of the secret the stream authenticated with
+	checked time.Time // when the client's access was last checked
 }
 
 // Next returns the stream's next event: the replay (or a reset), then ready, then each new
@@ -45,12 +47,6 @@ type Subscription struct {
 // follow the feed. It returns ErrFeedShutdown, ErrFeedTooSlow, ErrFeedAccessEnded, ctx's
 // error or the database's; the stream is over then.
 func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
-	if s.recheck {
-		s.recheck = false
-		if err := s.f.allowed(ctx, s); err != nil {
-			return FeedEvent{}, err
-		}
-	}
 	for len(s.pending) == 0 {
 		select {
 		case <-s.gone:
@@ -58,6 +54,15 @@ func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
 		default:
 		}
 		if err := s.fill(ctx); err != nil {
+			return FeedEvent{}, err
+		}
+	}
+	// A client that lost introspect or had its secret rotated out writes no revocation, so
+	// access is also checked at each heartbeat, and before events go out once recheckEvery
+	// has passed since the last check.
+	if s.recheck || time.Since(s.checked) >= recheckEvery {
+		s.recheck, s.checked = false, time.Now()
+		if err := s.f.allowed(ctx, s); err != nil {
 			return FeedEvent{}, err
 		}
 	}
@@ -71,6 +76,10 @@ func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
 	}
 	return ev, nil
 }
+
+// recheckEvery bounds how long a stream keeps delivering after its client lost access by
+// a change that writes no revocation (introspect removed, secret rotated out).
+const recheckEvery = time.Second
 
 // fill queues the next events: a page of the replay, or what the hub sends.
 func (s *Subscription) fill(ctx context.Context) error {
@@ -93,6 +102,7 @@ func (s *Subscription) fill(ctx context.Context) error {
 		return ctx.Err()
 	case <-hb.C:
 		s.pending = append(s.pending, FeedEvent{Type: FeedPing})
+		s.recheck = true
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func subscriber(tenant uuid.UUID, client string) db.ClientAuth {
 
 func mustSubscribe(t *testing.T, f *Feed, ca db.ClientAuth) *Subscription {
 	t.Helper()
-	s, err := f.Subscribe(context.Background(), ca, 0, false)
+	s, err := f.Subscribe(context.Background(), ca, "", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,43 +48,56 @@ func (s *Service) UpdateTenant(ctx context.Context, actor db.Actor, slug string,
 // the fields it changed) before anything else is checked.
 func (s *Service) updateTenant(ctx context.Context, actor db.Actor, slug string, change func(*db.Tenant),
 	allowed func(changed []string) error) (db.Tenant, error) {
-	t, err := s.store.TenantBySlug(ctx, slug)
+	found, err := s.store.TenantBySlug(ctx, slug)
 	if err != nil {
-		return t, err
+		return found, err
 	}
-	before := t
-	change(&t)
-	t.ID, t.Slug = before.ID, before.Slug // immutable
-	if allowed != nil {
-		if err := allowed(diff(before, t)); err != nil {
-			return before, err
+	// The change applies to the row as locked by the update, never to a copy read earlier.
+	return s.store.UpdateTenant(ctx, found.ID, func(before db.Tenant) (db.Tenant, db.Event, error) {
+		t := before
+		change(&t)
+		t.ID, t.Slug = before.ID, before.Slug // immutable
+		if allowed != nil {
+			if err := allowed(diff(before, t)); err != nil {
+				return before, db.Event{}, err
+			}
 		}
-	}
+		if err := s.validTenant(t); err != nil {
+			return t, db.Event{}, err
+		}
+		ev := s.event(changeKind("tenant", before.Disabled, t.Disabled), actor, &t)
+		ev.Detail = map[string]any{"changes": diff(before, t)}
+		return t, ev, nil
+	})
+}
+
+// validTenant checks a tenant's settable fields.
+func (s *Service) validTenant(t db.Tenant) error {
 	if err := validName(t.Name); err != nil {
-		return t, err
+		return err
 	}
 	if err := s.validLifetimes(t.AccessTTL, t.RefreshIdleTTL, t.RefreshMaxTTL); err != nil {
-		return t, err
+		return err
 	}
 	if err := validTTL("event_retention", t.EventRetention, s.cfg.MaxEventRetention); err != nil {
-		return t, err
+		return err
 	}
 	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxReuseGrace || t.RefreshReuseGrace%time.Second != 0 {
-		return t, invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
+		return invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
 	}
-	if err := s.validSecuritySettings(t); err != nil {
-		return t, err
-	}
-	kind := "tenant_updated"
+	return s.validSecuritySettings(t)
+}
+
+// changeKind names the event of an update of resource: its disable, its enable, or any
+// other change.
+func changeKind(resource string, wasDisabled, disabled bool) string {
 	switch {
-	case t.Disabled && !before.Disabled:
-		kind = "tenant_disabled"
-	case !t.Disabled && before.Disabled:
-		kind = "tenant_enabled"
+	case disabled && !wasDisabled:
+		return resource + "_disabled"
+	case !disabled && wasDisabled:
+		return resource + "_enabled"
 	}
-	ev := s.event(kind, actor, &t)
-	ev.Detail = map[string]any{"changes": diff(before, t)}
-	return s.store.UpdateTenant(ctx, t, ev)
+	return resource + "_updated"
 }
 
 // DeleteTenant disables the tenant, bumps its epoch and leaves a tombstone that reserves

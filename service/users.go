@@ -77,25 +77,20 @@ func (s *Service) UpdateUser(ctx context.Context, actor db.Actor, slug, ref stri
 	if err != nil {
 		return db.User{}, err
 	}
-	u, err := s.userIn(ctx, t, ref)
+	found, err := s.userIn(ctx, t, ref)
 	if err != nil {
-		return u, err
+		return found, err
 	}
-	before := u
-	change(&u)
-	if err := validScopes("scopes", u.Scopes); err != nil {
-		return u, err
-	}
-	kind := "user_updated"
-	switch {
-	case u.Disabled && !before.Disabled:
-		kind = "user_disabled"
-	case !u.Disabled && before.Disabled:
-		kind = "user_enabled"
-	}
-	ev := s.event(kind, actor, &t)
-	ev.Detail = map[string]any{"changes": diff(before, u)}
-	return s.store.UpdateUser(ctx, u, ev)
+	return s.store.UpdateUser(ctx, t.ID, found.ID, func(before db.User) (db.User, db.Event, error) {
+		u := before
+		change(&u)
+		if err := validScopes("scopes", u.Scopes); err != nil {
+			return u, db.Event{}, err
+		}
+		ev := s.event(changeKind("user", before.Disabled, u.Disabled), actor, &t)
+		ev.Detail = map[string]any{"changes": diff(before, u)}
+		return u, ev, nil
+	})
 }
 
 // SetPassword replaces the user's password and revokes every token of the user. It returns
