@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -279,7 +278,7 @@ func (e *env) standbyDown(ctx context.Context, p *phase) {
 	if err != nil {
 		p.violate("%s: %v", waiting, err)
 	}
-	p.note("%d backends waiting for the standby at the end of its outage (their clients were answered 503)", n)
+	p.note("%d commits waiting for the standby at the end of its outage (requests still within their timeout)", n)
 	if err := e.standby.Start(ctx); err != nil {
 		p.violate("start standby: %v", err)
 		return
@@ -307,68 +306,6 @@ func (e *env) failover(ctx context.Context, p *phase) {
 		p.violate("promote: %v", err)
 	}
 	p.mark("back")
-}
-
-// crossInstance checks, beside the load's own revoke-then-check and the admin's
-// change-then-check, what holds across instances: reuse detection (a refresh through one
-// instance, the reuse through another) and the login throttle (failures through all three
-// add up).
-func (e *env) crossInstance(ctx context.Context, p *phase) {
-	b := e.bases()
-	a := e.login(ctx, b[0], "reuse", e.seed.password)
-	if a.status != http.StatusOK {
-		p.violate("reuse: login: %d %v", a.status, a.body)
-		return
-	}
-	s := e.adopt(nil, a)
-	s.user = "reuse"
-	first := s.rt
-	r := e.call(ctx, b[1], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first}})
-	if r.status != http.StatusOK {
-		p.violate("reuse: refresh on %s: %d %v", b[1], r.status, r.body)
-		return
-	}
-	s.rt = r.body["refresh_token"].(string)
-	s.ats = append(s.ats, &access{token: r.body["access_token"].(string)})
-	again := e.call(ctx, b[2], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first}})
-	if again.status != http.StatusBadRequest || again.body["error"] != "invalid_grant" {
-		p.violate("reuse: the used refresh token was not refused on %s: %d %v", b[2], again.status, again.body)
-	}
-	s.mu.Lock()
-	s.kill("reuse")
-	s.reused = first
-	s.mu.Unlock()
-	e.ledger.mu.Lock()
-	e.ledger.deliberateReuse++
-	e.ledger.mu.Unlock()
-	if in, _ := e.introspectSure(ctx, p, b[1], s.latest().token); in {
-		p.violate("reuse: the session's access token is still active on %s", b[1])
-	}
-	next := e.call(ctx, b[0], "/token", e.seed.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.rt}})
-	if next.status != http.StatusBadRequest {
-		p.violate("reuse: the session's newest refresh token still works on %s: %d", b[0], next.status)
-	}
-
-	// Five failures of one username from one address start its back-off, wherever they
-	// were counted.
-	throttled := false
-	for i := range 8 {
-		a := e.login(ctx, b[i%len(b)], "throttle", "not the password at all")
-		if a.status == http.StatusTooManyRequests {
-			if i < 5 || a.retryAfter == "" {
-				p.violate("throttle: 429 after %d failures (Retry-After %q)", i, a.retryAfter)
-			}
-			throttled = true
-			p.note("throttle: failures through three instances add up: attempt %d refused with 429 on %s", i+1, b[i%len(b)])
-			break
-		}
-		if a.status != http.StatusBadRequest {
-			p.violate("throttle: attempt %d on %s: %d %v", i+1, b[i%len(b)], a.status, a.body)
-		}
-	}
-	if !throttled {
-		p.violate("throttle: eight failures through three instances were never throttled")
-	}
 }
 
 // queryInt runs a query returning one integer on db of cluster c.

@@ -36,7 +36,7 @@ type session struct {
 	// reuseUnsure: rt was presented again, while unsure, without an answer: reuse detection
 	// may have revoked the session. The checkpoint finds out before expecting anything.
 	reuseUnsure bool
-	ats      []*access
+	ats         []*access
 	// dead says why the session is over: "revoked" (its refresh token was revoked),
 	// "user" (a user-wide revocation), "reuse" (reuse detection; reused is the refresh
 	// token presented, whose hash the refresh_reuse_detected event must carry).
@@ -210,8 +210,8 @@ func (e *env) checkpoint(ctx context.Context, p *phase) {
 	deliberate := e.ledger.deliberateReuse
 	e.ledger.mu.Unlock()
 	p.note("checkpoint: %d sessions; %d live access tokens introspected on one instance, %d revoked ones on all %d; "+
-		"%d refresh tokens rotated, %d revoked ones refused; %d sessions ended by reuse detection after an unanswered refresh "+
-		"(each with its refresh_reuse_detected event), %d deliberate", len(sessions), live, revoked, len(bases),
+		"%d refresh tokens rotated, %d revoked ones refused; since the start, %d sessions ended by reuse detection after an "+
+		"unanswered refresh (each with its refresh_reuse_detected event), %d on purpose", len(sessions), live, revoked, len(bases),
 		refreshed, deadRTRefused, kills-deliberate, deliberate)
 }
 

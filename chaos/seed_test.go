@@ -20,6 +20,9 @@ type seed struct {
 	password string      // every load user's password
 	workers  []string    // load usernames
 	victims  []*victim   // users the admin disables, re-passwords and revokes
+	// A second tenant, whose client and then the tenant itself are disabled and enabled
+	// again through different instances.
+	other, otherApp, otherRS clientCreds // other.id is its slug
 }
 
 type clientCreds struct{ id, secret string }
@@ -93,6 +96,17 @@ func (e *env) seedTenant(ctx context.Context) {
 	for _, name := range []string{"reuse", "throttle"} {
 		user(name, e.seed.password)
 	}
+	const other = "chaos-other"
+	must(a.do(ctx, http.MethodPost, "/admin/v1/tenants", map[string]any{"slug": other}))
+	e.seed.other = clientCreds{id: other}
+	otherClient := func(spec map[string]any) clientCreds {
+		b := must(a.do(ctx, http.MethodPost, "/admin/v1/tenants/"+other+"/clients", spec))
+		return clientCreds{id: b["client_id"].(string), secret: b["client_secret"].(string)}
+	}
+	e.seed.otherApp = otherClient(map[string]any{"name": "app", "grant_types": []string{"password"}})
+	e.seed.otherRS = otherClient(map[string]any{"name": "rs", "introspect": true})
+	must(a.do(ctx, http.MethodPost, "/admin/v1/tenants/"+other+"/users",
+		map[string]any{"username": "someone", "password": e.seed.password}))
 }
 
 // adminClient calls the admin API of one instance.
