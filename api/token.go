@@ -34,9 +34,15 @@ func (s *Server) authenticateForm(c *gin.Context, f form, svc *service.Service) 
 	if err != nil {
 		return ca, err
 	}
+	authenticated(c, ca)
+	return ca, nil
+}
+
+// authenticated records the authenticated client's tenant for the access log and lets the
+// request's Origin read the answer if the client lists it.
+func authenticated(c *gin.Context, ca db.ClientAuth) {
 	c.Set("tenant", ca.Tenant.Slug)
 	allowOrigin(c, ca.Client)
-	return ca, nil
 }
 
 // token serves POST /token (RFC 6749 §3.2).
@@ -52,6 +58,10 @@ func (s *Server) token(c *gin.Context) {
 		s.fail(c, badRequest("grant_type is required"))
 		return
 	}
+	if grant == service.GrantClientCredentials {
+		s.clientCredentials(c, f)
+		return
+	}
 	ca, err := s.authenticateForm(c, f, s.svc)
 	if err != nil {
 		s.fail(c, err)
@@ -63,8 +73,6 @@ func (s *Server) token(c *gin.Context) {
 		resp, err = s.passwordGrant(c, f, ca)
 	case service.GrantRefreshToken:
 		resp, err = s.refreshGrant(c, f, ca)
-	case service.GrantClientCredentials:
-		resp, err = s.svc.ClientCredentialsGrant(c, ca, f.get("scope"), actor(c, ca))
 	default:
 		err = service.ErrUnsupportedGrantType
 	}
@@ -82,6 +90,27 @@ func grantLabel(grant string) string {
 		return grant
 	}
 	return "other"
+}
+
+// RFC 6749 §4.4.2: access token request of a client on its own behalf. The service
+// authenticates the client with the grant (service.ClientCredentials): in the issuing
+// statement itself for a client it has seen before.
+func (s *Server) clientCredentials(c *gin.Context, f form) {
+	cred, err := credentials(c, f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ca, resp, err := s.svc.ClientCredentials(c, cred, f.get("scope"),
+		func(ca db.ClientAuth) db.Actor { return actor(c, ca) })
+	if ca.Client.ID != "" {
+		authenticated(c, ca)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 // RFC 6749 §4.3.2: access token request with the resource owner's credentials.

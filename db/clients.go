@@ -28,8 +28,11 @@ type Client struct {
 	RefreshIdleTTL *time.Duration
 	RefreshMaxTTL  *time.Duration
 	Epoch          int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Version moves with every update and secret rotation: a copy whose Version is still
+	// the database's is current.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Secret describes one stored client secret, never its value.
@@ -42,12 +45,12 @@ type Secret struct {
 
 const clientColumns = `c.tenant_id, c.id, c.name, c.public, c.disabled, c.grant_types, c.scopes,
 	c.default_scopes, c.introspect, c.allowed_origins, c.forwards_user_ip, c.access_ttl_seconds, c.refresh_idle_ttl_seconds,
-	c.refresh_max_ttl_seconds, c.epoch, c.created_at, c.updated_at`
+	c.refresh_max_ttl_seconds, c.epoch, c.version, c.created_at, c.updated_at`
 
 func clientDest(c *Client) (dest []any, finish func()) {
 	var access, idle, max *int64
 	dest = []any{&c.TenantID, &c.ID, &c.Name, &c.Public, &c.Disabled, &c.GrantTypes, &c.Scopes,
-		&c.DefaultScopes, &c.Introspect, &c.AllowedOrigins, &c.ForwardsUserIP, &access, &idle, &max, &c.Epoch, &c.CreatedAt, &c.UpdatedAt}
+		&c.DefaultScopes, &c.Introspect, &c.AllowedOrigins, &c.ForwardsUserIP, &access, &idle, &max, &c.Epoch, &c.Version, &c.CreatedAt, &c.UpdatedAt}
 	return dest, func() {
 		c.AccessTTL, c.RefreshIdleTTL, c.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
 	}
@@ -114,7 +117,7 @@ func (s *Store) ListClients(ctx context.Context, tenant uuid.UUID) ([]Client, er
 }
 
 const updateClient = `UPDATE clients AS c SET name = $3, disabled = $4,
-	epoch = c.epoch + CASE WHEN $4 AND NOT c.disabled THEN 1 ELSE 0 END,
+	epoch = c.epoch + CASE WHEN $4 AND NOT c.disabled THEN 1 ELSE 0 END, version = c.version + 1,
 	grant_types = $5, scopes = $6, default_scopes = $7, introspect = $8, access_ttl_seconds = $9,
 	refresh_idle_ttl_seconds = $10, refresh_max_ttl_seconds = $11, updated_at = $12, allowed_origins = COALESCE($13::text[], '{}'),
 	forwards_user_ip = $14
@@ -191,12 +194,17 @@ WHERE tenant_id = $1 AND client_id = $2 AND (expires_at IS NULL OR expires_at > 
 
 const pruneSecrets = `DELETE FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 AND expires_at <= $3`
 
+// rotatingClient locks the client for a rotation and moves its version, so that no cached
+// copy of it (see Client.Version) is current any more.
+const rotatingClient = `UPDATE clients AS c SET version = c.version + 1
+WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
+
 // RotateSecret adds a new secret hash for the client and lets every older secret work
 // until until (at most). Secrets already expired at now are deleted. It returns
 // ErrNotFound for an unknown client.
 func (s *Store) RotateSecret(ctx context.Context, tenant uuid.UUID, id string, hash []byte, until time.Time, ev Event) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		c, err := scanClient(tx.QueryRow(ctx, clientByID+" FOR UPDATE", tenant, id))
+		c, err := scanClient(tx.QueryRow(ctx, rotatingClient, tenant, id))
 		if err != nil {
 			return translate("rotate secret", err)
 		}

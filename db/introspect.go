@@ -28,6 +28,9 @@ type Introspection struct {
 // IntrospectQuery is one /introspect request: its caller's credentials as presented and the
 // token asked about, both as SHA-256 hashes.
 type IntrospectQuery struct {
+	// CallerOnly: no well-formed token was presented, so the caller alone is looked up and
+	// TokenHash is ignored.
+	CallerOnly bool
 	ClientID   string
 	HasSecret  bool // false: no secret was presented, SecretHash is ignored
 	SecretHash [sha256.Size]byte
@@ -67,17 +70,20 @@ type IntrospectResult struct {
 // sessions_revoked (session ids are unique, and a token's session is of its tenant by
 // foreign key), not in the whole sessions table. One statement serves a whole batch of
 // requests: r is one row per request, i its position.
-const introspectBatch = `SELECT r.i, c.tenant_id, tn.slug, c.public,
+const (
+	introspectCaller = `r.i, c.tenant_id, tn.slug, c.public,
 	c.disabled OR tn.disabled OR tn.deleted_at IS NOT NULL, c.introspect,
 	r.secret IS NOT NULL AND EXISTS (SELECT 1 FROM client_secrets cs
 		WHERE cs.hash = r.secret AND cs.tenant_id = c.tenant_id AND cs.client_id = c.id
 		  AND (cs.expires_at IS NULL OR cs.expires_at > r.now)),
-	r.origin = ANY (c.allowed_origins),
-	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at
+	r.origin = ANY (c.allowed_origins)`
+	introspectFrom = `
 FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
 	WITH ORDINALITY AS r (client_id, secret, token, origin, now, i)
 JOIN clients c ON c.id = r.client_id
-JOIN tenants tn ON tn.id = c.tenant_id
+JOIN tenants tn ON tn.id = c.tenant_id`
+	introspectBatch = `SELECT ` + introspectCaller + `,
+	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at` + introspectFrom + `
 LEFT JOIN LATERAL (
 	SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
 	FROM tokens t
@@ -90,6 +96,12 @@ LEFT JOIN LATERAL (
 	  AND (t.user_id IS NULL OR (u.epoch = t.user_epoch AND NOT u.disabled))
 	  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id AND s.revoked_at IS NOT NULL)
 ) t ON true`
+	// introspectCallerBatch serves requests without a well-formed token: their callers
+	// alone, and not a single token row.
+	introspectCallerBatch = `SELECT ` + introspectCaller + `,
+	NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::timestamptz,
+	NULL::timestamptz` + introspectFrom
+)
 
 // Introspect looks up the caller and the token of q in one statement, shared with the
 // /introspect requests running concurrently (see introspectBatcher). The token is looked
@@ -97,11 +109,25 @@ LEFT JOIN LATERAL (
 // for anything but a live access token of the caller's tenant, and an error only when the
 // database failed or ctx ended first.
 func (s *Store) Introspect(ctx context.Context, q IntrospectQuery) (IntrospectResult, error) {
+	if q.CallerOnly {
+		return s.callers.do(ctx, q)
+	}
 	return s.batch.do(ctx, q)
 }
 
 // maxIntrospectBatch bounds the requests in one statement.
 const maxIntrospectBatch = 512
+
+// A batch starts at once while fewer than minBatches run: one statement executing while the
+// next one travels keeps the database busy, and a lone request waits for nothing. More, up
+// to the pool's size, run only while at least busyQueue requests are queued, enough to fill
+// a batch worth its statement: a database slow to answer (one busy elsewhere) then gets
+// more work in parallel, and a quiet one is not sent small batches whose fixed cost (some
+// 50 µs of PostgreSQL CPU for this statement) would exceed the per-request work.
+const (
+	minBatches = 2
+	busyQueue  = 16
+)
 
 // introspectTimeout bounds one batch's statement, which runs on behalf of several
 // requests and so under none of their contexts.
@@ -109,12 +135,13 @@ const introspectTimeout = 10 * time.Second
 
 // introspectBatcher coalesces the lookups of concurrent /introspect requests: a request
 // queues its query, and a worker takes whatever is queued and runs it as one statement,
-// never waiting for more to arrive. At most max statements run at once (the pool's size);
-// a request that finds a worker free starts one, so an idle server answers a lone request
-// in one round trip, and a busy one answers many per round trip. Workers end when the queue
-// is empty, so a Store has no goroutine to stop.
+// never waiting for more to arrive. Workers run as minBatches and busyQueue say, at most
+// max (the pool's size) at once, so an idle server answers a lone request in one round trip
+// and a busy one many per round trip. Workers end when the queue is empty, so a Store has no
+// goroutine to stop.
 type introspectBatcher struct {
 	pool *pgxpool.Pool
+	sql  string // introspectBatch or introspectCallerBatch
 	max  int
 
 	mu      sync.Mutex
@@ -132,8 +159,8 @@ type introspectCall struct {
 
 var callPool = sync.Pool{New: func() any { return &introspectCall{done: make(chan struct{}, 1)} }}
 
-func newIntrospectBatcher(pool *pgxpool.Pool) *introspectBatcher {
-	return &introspectBatcher{pool: pool, max: max(int(pool.Config().MaxConns), 1)}
+func newIntrospectBatcher(pool *pgxpool.Pool, sql string) *introspectBatcher {
+	return &introspectBatcher{pool: pool, sql: sql, max: max(int(pool.Config().MaxConns), 1)}
 }
 
 func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (IntrospectResult, error) {
@@ -144,7 +171,7 @@ func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (Introspe
 	c.q = q
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	start := b.running < b.max
+	start := b.running < b.max && (b.running < minBatches || len(b.queue) >= busyQueue)
 	if start {
 		b.running++
 	}
@@ -164,13 +191,14 @@ func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (Introspe
 	}
 }
 
-// work runs batches until the queue is empty.
+// work runs batches until the queue is empty, or holds too few requests for more than
+// minBatches workers.
 func (b *introspectBatcher) work() {
 	var w batchBuffers
 	for {
 		b.mu.Lock()
 		n := min(len(b.queue), maxIntrospectBatch)
-		if n == 0 {
+		if n == 0 || (b.running > minBatches && n < busyQueue) {
 			b.running--
 			b.mu.Unlock()
 			return
@@ -220,10 +248,16 @@ func (b *introspectBatcher) run(w *batchBuffers) {
 	}
 }
 
-func (b *introspectBatcher) query(w *batchBuffers) error {
+func (b *introspectBatcher) query(w *batchBuffers) (err error) {
+	defer func() {
+		// The batch's requests get an error, not a server without its worker.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("introspect: panic: %v", r)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), introspectTimeout)
 	defer cancel()
-	rows, err := b.pool.Query(ctx, introspectBatch, w.clients, w.secrets, w.tokens, w.origins, w.nows)
+	rows, err := b.pool.Query(ctx, b.sql, w.clients, w.secrets, w.tokens, w.origins, w.nows)
 	if err != nil {
 		return translate("introspect", err)
 	}

@@ -29,8 +29,10 @@ var (
 
 // Store runs jeton's queries on a pgx pool.
 type Store struct {
-	pool  *pgxpool.Pool
-	batch *introspectBatcher
+	pool *pgxpool.Pool
+	// batch and callers coalesce the lookups of concurrent /introspect requests, with and
+	// without a well-formed token (see Introspect).
+	batch, callers *introspectBatcher
 	// beforeAppend, when set by tests, runs in each revoking transaction before its append
 	// to the revocation log (WithRevocationHook).
 	beforeAppend func(context.Context, Revocation)
@@ -38,7 +40,8 @@ type Store struct {
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
-	s := &Store{pool: pool, batch: newIntrospectBatcher(pool)}
+	s := &Store{pool: pool, batch: newIntrospectBatcher(pool, introspectBatch),
+		callers: newIntrospectBatcher(pool, introspectCallerBatch)}
 	for _, o := range opts {
 		o(s)
 	}

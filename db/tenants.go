@@ -16,6 +16,7 @@ type Tenant struct {
 	Name              string
 	Disabled          bool
 	Epoch             int64
+	Version           int64 // moves with every update: a copy whose Version is the database's is current
 	AccessTTL         *time.Duration
 	RefreshIdleTTL    *time.Duration
 	RefreshMaxTTL     *time.Duration
@@ -32,7 +33,7 @@ type Tenant struct {
 	DeletedAt         *time.Time
 }
 
-const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.access_ttl_seconds,
+const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.version, t.access_ttl_seconds,
 	t.refresh_idle_ttl_seconds, t.refresh_max_ttl_seconds, t.refresh_reuse_grace_seconds,
 	t.event_retention_seconds, t.min_password_length, t.login_backoff_after, t.login_user_limit,
 	t.login_ip_limit, t.created_at, t.updated_at, t.deleted_at`
@@ -42,7 +43,7 @@ const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.access_ttl_s
 func tenantDest(t *Tenant) (dest []any, finish func()) {
 	var access, idle, max, retention *int64
 	var grace int64
-	dest = []any{&t.ID, &t.Slug, &t.Name, &t.Disabled, &t.Epoch, &access, &idle, &max, &grace,
+	dest = []any{&t.ID, &t.Slug, &t.Name, &t.Disabled, &t.Epoch, &t.Version, &access, &idle, &max, &grace,
 		&retention, &t.MinPasswordLength, &t.LoginBackoffAfter, &t.LoginUserLimit, &t.LoginIPLimit,
 		&t.CreatedAt, &t.UpdatedAt, &t.DeletedAt}
 	return dest, func() {
@@ -104,7 +105,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
 // Disabling bumps the epoch in the same statement, so every token live at that moment stays
 // dead after re-enabling.
 const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
-	epoch = t.epoch + CASE WHEN $3 AND NOT t.disabled THEN 1 ELSE 0 END,
+	epoch = t.epoch + CASE WHEN $3 AND NOT t.disabled THEN 1 ELSE 0 END, version = t.version + 1,
 	access_ttl_seconds = $4, refresh_idle_ttl_seconds = $5, refresh_max_ttl_seconds = $6,
 	refresh_reuse_grace_seconds = $7, event_retention_seconds = $8, updated_at = $9,
 	min_password_length = $10, login_backoff_after = $11, login_user_limit = $12, login_ip_limit = $13

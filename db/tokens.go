@@ -115,21 +115,39 @@ func (s *Store) IssueLogin(ctx context.Context, l Login) error {
 	return expectOne(s.pool.QueryRow(ctx, issueLogin, args...), "issue login")
 }
 
-// ClientToken is a client_credentials access token to record.
+// ClientToken is a client_credentials access token to record, issued on the client and
+// tenant as read at Versions. SecretHash, when not nil, is the presented secret's SHA-256,
+// which must be one of the client's secrets valid at Now: the caller has not checked it.
 type ClientToken struct {
-	TenantID uuid.UUID
-	ClientID string
-	Scope    string
-	Now      time.Time
-	Epochs   Epochs
-	Access   NewToken
-	Event    Event
+	TenantID   uuid.UUID
+	ClientID   string
+	Scope      string
+	Now        time.Time
+	Epochs     Epochs
+	Versions   Versions
+	SecretHash []byte
+	Access     NewToken
+	Event      Event
 }
 
+// Versions are the tenant's and client's row versions (Tenant.Version, Client.Version) a
+// decision was made on.
+type Versions struct {
+	Tenant int64
+	Client int64
+}
+
+// The token is written only if the tenant and client are live and still the rows (the
+// versions) the grant was decided on, and the secret, when given, is valid now: a
+// client's state cached between requests is checked in the write itself.
 const issueClientToken = `WITH ok AS (
 	SELECT 1 FROM tenants tn, clients c
 	WHERE tn.id = $1 AND tn.epoch = $2 AND NOT tn.disabled AND tn.deleted_at IS NULL
 	  AND c.tenant_id = $1 AND c.id = $3 AND c.epoch = $4 AND NOT c.disabled
+	  AND tn.version = $24 AND c.version = $25
+	  AND ($26::bytea IS NULL OR EXISTS (SELECT 1 FROM client_secrets cs
+		WHERE cs.hash = $26 AND cs.tenant_id = $1 AND cs.client_id = $3
+		  AND (cs.expires_at IS NULL OR cs.expires_at > $8)))
 ), a AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, scope, issued_at, expires_at,
 		tenant_epoch, client_epoch)
@@ -142,10 +160,12 @@ const issueClientToken = `WITH ok AS (
 SELECT count(*) FROM a`
 
 // IssueClientToken records a client_credentials token and its event in one statement. It
-// returns ErrStale, having written nothing, when the client or tenant changed meanwhile.
+// returns ErrStale, having written nothing, when the client or tenant changed meanwhile or
+// the secret is not valid.
 func (s *Store) IssueClientToken(ctx context.Context, c ClientToken) error {
 	args := append([]any{c.TenantID, c.Epochs.Tenant, c.ClientID, c.Epochs.Client, c.Access.Hash,
 		c.Access.ID, c.Scope, c.Now, c.Access.ExpiresAt}, eventArgs(c.Event)...)
+	args = append(args, c.Versions.Tenant, c.Versions.Client, c.SecretHash)
 	return expectOne(s.pool.QueryRow(ctx, issueClientToken, args...), "issue client token")
 }
 

@@ -15,6 +15,9 @@ CREATE TABLE tenants (
     name                        text NOT NULL,
     disabled                    boolean NOT NULL DEFAULT false,
     epoch                       bigint NOT NULL DEFAULT 1,
+    -- version counts updates of the row: a copy cached in memory is current while the
+    -- database still holds its version (service's client cache checks it as it issues).
+    version                     bigint NOT NULL DEFAULT 1,
     access_ttl_seconds          bigint CHECK (access_ttl_seconds > 0),
     refresh_idle_ttl_seconds    bigint CHECK (refresh_idle_ttl_seconds > 0),
     refresh_max_ttl_seconds     bigint CHECK (refresh_max_ttl_seconds > 0),
@@ -64,6 +67,7 @@ CREATE TABLE clients (
     refresh_idle_ttl_seconds bigint CHECK (refresh_idle_ttl_seconds > 0),
     refresh_max_ttl_seconds  bigint CHECK (refresh_max_ttl_seconds > 0),
     epoch                    bigint NOT NULL DEFAULT 1,
+    version                  bigint NOT NULL DEFAULT 1,  -- as tenants.version; secret rotations too
     created_at               timestamptz NOT NULL,
     updated_at               timestamptz NOT NULL,
     UNIQUE (tenant_id, id),

@@ -322,6 +322,12 @@ func minTime(a, b time.Time) time.Time {
 // authenticated confidential client allowed to use the grant. Errors:
 // ErrUnauthorizedClient, ErrInvalidScope.
 func (s *Service) ClientCredentialsGrant(ctx context.Context, ca db.ClientAuth, scope string, actor db.Actor) (TokenResponse, error) {
+	return s.clientCredentials(ctx, ca, nil, scope, actor)
+}
+
+// clientCredentials is ClientCredentialsGrant for ca as read at its versions; secretHash,
+// when not nil, is checked in the issuing statement (ErrInvalidClient when it fails there).
+func (s *Service) clientCredentials(ctx context.Context, ca db.ClientAuth, secretHash []byte, scope string, actor db.Actor) (TokenResponse, error) {
 	if ca.Client.Public || !allows(ca.Client, GrantClientCredentials) {
 		return TokenResponse{}, ErrUnauthorizedClient
 	}
@@ -343,6 +349,7 @@ func (s *Service) ClientCredentialsGrant(ctx context.Context, ca db.ClientAuth, 
 	err = s.store.IssueClientToken(ctx, db.ClientToken{
 		TenantID: ca.Tenant.ID, ClientID: ca.Client.ID, Scope: resp.Scope, Now: now,
 		Epochs: db.Epochs{Tenant: ca.Tenant.Epoch, Client: ca.Client.Epoch}, Access: access, Event: ev,
+		Versions: db.Versions{Tenant: ca.Tenant.Version, Client: ca.Client.Version}, SecretHash: secretHash,
 	})
 	if errors.Is(err, db.ErrStale) {
 		return TokenResponse{}, ErrInvalidClient

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jeton-auth/jeton/db"
@@ -52,17 +51,6 @@ func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, ori
 		// query, where it would fail every request of the batch.
 		origin = ""
 	}
-	if tokens.Check(tokens.Access, token) != nil {
-		ca, err := s.AuthenticateClient(ctx, cred)
-		if err != nil {
-			return Caller{}, Introspection{}, false, err
-		}
-		caller := Caller{Tenant: ca.Tenant.Slug, OriginAllowed: origin != "" && slices.Contains(ca.Client.AllowedOrigins, origin)}
-		if !ca.Client.Introspect {
-			return caller, Introspection{}, false, ErrUnauthorizedClient
-		}
-		return caller, Introspection{}, false, nil
-	}
 	if !plausibleClientID(cred.ClientID) {
 		return Caller{}, Introspection{}, false, ErrInvalidClient
 	}
@@ -75,7 +63,11 @@ func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, ori
 		}
 		q.HasSecret, q.SecretHash = true, sha256.Sum256([]byte(cred.Secret))
 	}
-	q.TokenHash = tokens.HashOf(token)
+	if tokens.Check(tokens.Access, token) == nil {
+		q.TokenHash = tokens.HashOf(token)
+	} else {
+		q.CallerOnly = true
+	}
 	r, err := s.store.Introspect(ctx, q)
 	if err != nil {
 		return Caller{}, Introspection{}, false, fmt.Errorf("introspect: %w", err)

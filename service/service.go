@@ -80,9 +80,10 @@ type Service struct {
 	log   *slog.Logger
 	dummy string // a hash of a random password: what unknown users are verified against
 
-	hasher *password.Pool // every argon2id computation runs on it
-	obs    Observer       // hears what happened, for metrics (WithObserver)
-	pad    *failurePad    // pads failed verifications to the slowest parameters stored
+	hasher  *password.Pool // every argon2id computation runs on it
+	clients *clientCache   // clients of past client_credentials grants (ClientCredentials)
+	obs     Observer       // hears what happened, for metrics (WithObserver)
+	pad     *failurePad    // pads failed verifications to the slowest parameters stored
 	// tokenStore, when set, is the store /token and the admin API use (ForTokens).
 	tokenStore *db.Store
 
@@ -127,7 +128,8 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 		cfg.Throttle = DefaultThrottle()
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader,
-		log: slog.New(slog.DiscardHandler), pad: &failurePad{}, obs: NopObserver{}}
+		log: slog.New(slog.DiscardHandler), pad: &failurePad{}, obs: NopObserver{},
+		clients: newClientCache()}
 	for _, o := range opts {
 		o(s)
 	}

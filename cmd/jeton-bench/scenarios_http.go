@@ -113,7 +113,8 @@ func (b *bench) introspectRuns(ctx context.Context, suffix string, pickLive func
 }
 
 // samplePool watches how many connections jeton holds while a load runs, and returns a
-// function that stops watching and reports the most it saw.
+// function that stops watching and reports the most it saw. The revocation feed's LISTEN
+// connection runs no queries, so it is not counted: the ceilings get the query connections.
 func (b *bench) samplePool(ctx context.Context) func() int {
 	ctx, cancel := context.WithCancel(ctx)
 	var peak atomic.Int64
@@ -124,7 +125,7 @@ func (b *bench) samplePool(ctx context.Context) func() int {
 			var n int64
 			if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 				WHERE datname = current_database() AND backend_type = 'client backend'
-				  AND application_name NOT LIKE 'jeton-bench%'`).Scan(&n); err == nil && n > peak.Load() {
+				  AND application_name NOT LIKE 'jeton-bench%' AND query NOT LIKE 'LISTEN %'`).Scan(&n); err == nil && n > peak.Load() {
 				peak.Store(n)
 			}
 			select {
