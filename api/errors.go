@@ -115,11 +115,19 @@ func unavailableState(code string) bool {
 	return false
 }
 
+// DefaultRefusalDelay is how long jeton serve holds a refused login's answer (see
+// Config.RefusalDelay): the 1-second Retry-After of a full hashing pool.
+const DefaultRefusalDelay = time.Second
+
 // fail writes err as an RFC 6749 §5.2 error body and logs what the client does not see.
 func (s *Server) fail(c *gin.Context, err error) {
 	oe, expected := oauthErrorOf(err)
 	if !expected {
 		s.log.ErrorContext(c, "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
+	}
+	var te *service.ThrottledError
+	if s.cfg.RefusalDelay > 0 && (errors.Is(err, service.ErrBusy) || errors.As(err, &te)) {
+		s.holdRefusal(c, min(s.cfg.RefusalDelay, time.Duration(max(oe.RetryAfter, 1))*time.Second))
 	}
 	switch oe.Status {
 	case http.StatusUnauthorized:
@@ -142,4 +150,13 @@ func safeDescription(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// holdRefusal waits d before a refusal is written, or less if the client goes away or the
+// request's timeout nears: the refusal must still be what the client reads.
+func (s *Server) holdRefusal(c *gin.Context, d time.Duration) {
+	if dl, ok := c.Request.Context().Deadline(); ok {
+		d = min(d, time.Until(dl)-50*time.Millisecond)
+	}
+	service.Wait(c.Request.Context(), d)
 }

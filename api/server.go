@@ -28,6 +28,12 @@ type Config struct {
 	// is 503.
 	RequestTimeout time.Duration
 	AdminTimeout   time.Duration
+	// RefusalDelay holds the answer to a password login refused before any verification
+	// (429 by a throttle, 503 for a full hashing pool) for this long, at most the
+	// Retry-After it carries: a client that ignores Retry-After, as a flood's closed loop
+	// does, then cannot turn cheap refusals into a storm that takes the CPU from every
+	// other request. 0: answered at once. jeton serve uses DefaultRefusalDelay.
+	RefusalDelay time.Duration
 	// Requests, when not nil, hears of every finished request (metrics.Metrics).
 	Requests RequestObserver
 	// Feed, when not nil, serves GET /revocations; each write to a stream must finish

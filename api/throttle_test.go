@@ -254,8 +254,9 @@ func TestThrottledAttemptsAggregate(t *testing.T) {
 	}
 }
 
-// Issue 5: a full hashing queue answers 503 with Retry-After before any work, counting
-// nothing; a queued request whose client went away is dropped unhashed and its attempt
+// Issue 5: a full hashing queue answers 503 with Retry-After before any work (before the
+// client is even authenticated), counting nothing, and holds the answer for the refusal
+// delay; a queued request whose client went away is dropped unhashed and its attempt
 // given back.
 func TestHashingPoolBounds(t *testing.T) {
 	entered, release := make(chan struct{}, 10), make(chan struct{})
@@ -264,7 +265,9 @@ func TestHashingPoolBounds(t *testing.T) {
 		entered <- struct{}{}
 		once.Do(func() { <-release })
 	}
-	e := newEnvConfig(t, func(c *service.Config) { c.HashWorkers, c.HashQueue = 1, 1 }, api.Config{}, service.WithDuringHash(hold))
+	const delay = 300 * time.Millisecond
+	e := newEnvConfig(t, func(c *service.Config) { c.HashWorkers, c.HashQueue = 1, 1 }, api.Config{RefusalDelay: delay},
+		service.WithDuringHash(hold))
 	e.mustTenant("a")
 	w := world{env: e, app: e.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password"}})}
 	failures := func(username string) int {
@@ -291,8 +294,13 @@ func TestHashingPoolBounds(t *testing.T) {
 	}()
 	waitFor(t, "bob's attempt counted", func() bool { return failures("bob") == 1 })
 
-	// The queue (one place) is full: carol is refused at once, and counted nowhere.
+	// The queue (one place) is full: carol is refused, after the refusal delay, and
+	// counted nowhere.
+	start := time.Now()
 	r := w.post("/token", &w.app, loginForm("carol", "wrong password"))
+	if took := time.Since(start); took < delay {
+		t.Errorf("refused after %v, want the refusal delay of %v first", took, delay)
+	}
 	wantError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 	if r.Header.Get("Retry-After") != "1" {
 		t.Errorf("Retry-After %q, want 1", r.Header.Get("Retry-After"))
@@ -300,6 +308,10 @@ func TestHashingPoolBounds(t *testing.T) {
 	if failures("carol") != -1 {
 		t.Errorf("carol's refused attempt was counted")
 	}
+	// Refused before the client is authenticated: a wrong secret gets the same 503.
+	wrong := w.app
+	wrong.Secret = w.app.Secret[:len(w.app.Secret)-4] + "AAAA"
+	wantError(t, w.post("/token", &wrong, loginForm("carol", "wrong password")), http.StatusServiceUnavailable, "temporarily_unavailable")
 
 	cancel()
 	<-gone

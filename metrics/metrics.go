@@ -56,64 +56,35 @@ var sweepKinds = []string{"tokens", "sessions", "events", "tenant_rows", "thrott
 // New returns jeton's metrics on a new registry, with Go runtime and process metrics.
 func New() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "jeton_http_request_duration_seconds",
-		Help:    "HTTP requests by route template, method, status class and (for /token) grant type, and how long they took.",
-		Buckets: latencyBuckets,
-	}, []string{"route", "method", "status", "grant_type"})
-	m.issued = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jeton_tokens_issued_total",
-		Help: "Token responses by grant type (refresh_token counts refreshes).",
-	}, []string{"grant_type"})
-	m.revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jeton_revocations_total",
-		Help: "Revocations that took effect, by target: token, session, user, client, tenant.",
-	}, []string{"target"})
-	m.reuse = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "jeton_refresh_reuse_detected_total",
-		Help: "Used refresh tokens presented again outside the reuse grace; each revoked its session.",
-	})
-	m.throttled = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "jeton_logins_throttled_total",
-		Help: "Password logins refused by the brute-force throttles (429).",
-	})
-	m.hashRejected = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "jeton_hash_rejected_total",
-		Help: "Password logins refused because every hashing worker and queue place was taken (503).",
-	})
-	m.hashWait = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "jeton_hash_wait_seconds",
-		Help:    "How long password logins waited for a hashing worker.",
-		Buckets: latencyBuckets,
-	})
-	m.sweepRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jeton_sweep_runs_total",
-		Help: "Sweep passes by result: done, skipped (another instance held the lock), failed.",
-	}, []string{"result"})
-	m.sweepDeleted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jeton_sweep_deleted_rows_total",
-		Help: "Rows the sweeper deleted, by kind.",
-	}, []string{"kind"})
-	m.sweepBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "jeton_sweep_backlog_rows",
-		Help: "Rows that were due when the latest pass of this instance started and that it deleted, by kind: one interval's worth when the sweeper keeps up, growing when it falls behind.",
-	}, []string{"kind"})
-	m.sweepDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "jeton_sweep_duration_seconds",
-		Help:    "How long sweep passes took (skipped ones included).",
-		Buckets: prometheus.ExponentialBuckets(.01, 4, 10),
-	})
-	m.sweepLastOK = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "jeton_sweep_last_success_timestamp_seconds",
-		Help: "When the latest completed sweep pass of this instance ended (Unix time).",
-	})
-	m.FeedStreams = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "jeton_feed_streams",
-		Help: "Open revocation feed streams (GET /revocations).",
-	})
-	m.reg.MustRegister(m.requests, m.issued, m.revocations, m.reuse, m.throttled, m.hashRejected, m.hashWait,
-		m.sweepRuns, m.sweepDeleted, m.sweepBacklog, m.sweepDuration, m.sweepLastOK, m.FeedStreams,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.requests = m.histogramVec("jeton_http_request_duration_seconds",
+		"HTTP requests by route template, method, status class and (for /token) grant type, and how long they took.",
+		latencyBuckets, "route", "method", "status", "grant_type")
+	m.issued = m.counterVec("jeton_tokens_issued_total",
+		"Token responses by grant type (refresh_token counts refreshes).", "grant_type")
+	m.revocations = m.counterVec("jeton_revocations_total",
+		"Revocations that took effect, by target: token, session, user, client, tenant.", "target")
+	m.reuse = m.counter("jeton_refresh_reuse_detected_total",
+		"Used refresh tokens presented again outside the reuse grace; each revoked its session.")
+	m.throttled = m.counter("jeton_logins_throttled_total",
+		"Password logins refused by the brute-force throttles (429).")
+	m.hashRejected = m.counter("jeton_hash_rejected_total",
+		"Password logins refused because every hashing worker and queue place was taken (503).")
+	m.hashWait = m.histogram("jeton_hash_wait_seconds",
+		"How long password logins waited for a hashing worker.", latencyBuckets)
+	m.sweepRuns = m.counterVec("jeton_sweep_runs_total",
+		"Sweep passes by result: done, skipped (another instance held the lock), failed.", "result")
+	m.sweepDeleted = m.counterVec("jeton_sweep_deleted_rows_total",
+		"Rows the sweeper deleted, by kind.", "kind")
+	m.sweepBacklog = m.gaugeVec("jeton_sweep_backlog_rows",
+		"Rows that were due when the latest pass of this instance started and that it deleted, by kind: one interval's worth when the sweeper keeps up, growing when it falls behind.",
+		"kind")
+	m.sweepDuration = m.histogram("jeton_sweep_duration_seconds",
+		"How long sweep passes took (skipped ones included).", prometheus.ExponentialBuckets(.01, 4, 10))
+	m.sweepLastOK = m.gauge("jeton_sweep_last_success_timestamp_seconds",
+		"When the latest completed sweep pass of this instance ended (Unix time).")
+	m.FeedStreams = m.gauge("jeton_feed_streams",
+		"Open revocation feed streams (GET /revocations).")
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every bounded series exists from the start at 0, so rates work from the first scrape
 	// and the series count does not depend on what happened yet.
 	for _, g := range service.GrantTypes {
@@ -130,6 +101,38 @@ func New() *Metrics {
 		m.sweepBacklog.WithLabelValues(k)
 	}
 	return m
+}
+
+// The constructors below build a metric and register it on m.reg in one step, so none can
+// be built and left unregistered. A vector's label names come last.
+
+func (m *Metrics) counter(name, help string) prometheus.Counter {
+	return register(m, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
+}
+
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return register(m, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
+}
+
+func (m *Metrics) gauge(name, help string) prometheus.Gauge {
+	return register(m, prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help}))
+}
+
+func (m *Metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return register(m, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels))
+}
+
+func (m *Metrics) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	return register(m, prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}))
+}
+
+func (m *Metrics) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return register(m, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels))
+}
+
+func register[C prometheus.Collector](m *Metrics, c C) C {
+	m.reg.MustRegister(c)
+	return c
 }
 
 // Registry returns the registry every jeton metric is registered on.

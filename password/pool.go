@@ -5,9 +5,11 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// ErrBusy means every worker of a Pool is taken and its wait queue is full.
+// ErrBusy means every worker of a Pool is taken and its wait queue is full, or the queue
+// is long enough that a newcomer could not expect its turn within the pool's MaxWait.
 var ErrBusy = errors.New("password hashing at capacity")
 
 // Pool bounds argon2id work: at most workers computations at once, each allocating its m
@@ -18,13 +20,19 @@ type Pool struct {
 	workers chan struct{} // a token per computation running
 	places  chan struct{} // a token per admitted caller, waiting or running
 	runs    atomic.Int64
+	took    atomic.Int64 // moving average of a computation, in ns
+	maxWait time.Duration
 }
 
 // NewPool returns a pool of workers workers (at least 1) with a wait queue of queue places
-// (at least 0).
-func NewPool(workers, queue int) *Pool {
+// (at least 0). maxWait, when positive, also refuses a caller that could not expect its
+// computation to be done within maxWait, judging by the queue ahead of it and how long
+// computations took lately: a queued login must still have its answer within the
+// request's timeout.
+func NewPool(workers, queue int, maxWait time.Duration) *Pool {
 	workers, queue = max(workers, 1), max(queue, 0)
-	return &Pool{workers: make(chan struct{}, workers), places: make(chan struct{}, workers+queue)}
+	return &Pool{workers: make(chan struct{}, workers), places: make(chan struct{}, workers+queue),
+		maxWait: maxWait}
 }
 
 // Workers returns how many computations may run at once.
@@ -53,14 +61,22 @@ type Ticket struct {
 
 // Admit takes a place in the pool without waiting, before any other work of the caller
 // (a login reads the database only once admitted). It returns ErrBusy when the workers and
-// the queue are all taken. The caller must Release the ticket.
+// the queue are all taken, or when the callers ahead would keep this one waiting past
+// maxWait. The caller must Release the ticket.
 func (p *Pool) Admit() (*Ticket, error) {
 	select {
 	case p.places <- struct{}{}:
-		return &Ticket{p: p}, nil
 	default:
 		return nil, ErrBusy
 	}
+	// Callers are served in rounds of one per worker; this one's computation ends with
+	// the round its place falls in.
+	rounds := (len(p.places) + cap(p.workers) - 1) / cap(p.workers)
+	if p.maxWait > 0 && time.Duration(rounds)*time.Duration(p.took.Load()) > p.maxWait {
+		<-p.places
+		return nil, ErrBusy
+	}
+	return &Ticket{p: p}, nil
 }
 
 // Run waits for a worker and runs fn on it. A caller whose ctx ends while it waits (its
@@ -94,6 +110,19 @@ func (p *Pool) run(ctx context.Context, fn func()) error {
 		return err
 	}
 	p.runs.Add(1)
+	start := time.Now()
 	fn()
+	p.Observe(time.Since(start))
 	return nil
+}
+
+// Observe folds a computation's duration into the moving average Admit judges by. Run
+// calls it; a caller tells it of one done elsewhere (the first hash at start-up), so the
+// first admissions judge by what a hash takes on this machine.
+func (p *Pool) Observe(d time.Duration) {
+	old := time.Duration(p.took.Load())
+	if old > 0 {
+		d = old + (d-old)/8
+	}
+	p.took.Store(int64(d))
 }

@@ -7,7 +7,7 @@ import (
 
 // Load counts what runs and what waits; Capacity is workers plus queue.
 func TestPoolLoad(t *testing.T) {
-	p := NewPool(1, 2)
+	p := NewPool(1, 2, 0)
 	if c := p.Capacity(); c != 3 {
 		t.Fatalf("capacity %d, want 3", c)
 	}

@@ -6,11 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Admission is bounded by workers + queue, and refuses at once beyond it.
 func TestPoolAdmit(t *testing.T) {
-	p := NewPool(2, 3)
+	p := NewPool(2, 3, 0)
 	var held []*Ticket
 	for i := range 5 {
 		tk, err := p.Admit()
@@ -36,7 +37,7 @@ func TestPoolAdmit(t *testing.T) {
 
 // No more than workers functions run at once, however many callers.
 func TestPoolBoundsConcurrency(t *testing.T) {
-	p := NewPool(3, 100)
+	p := NewPool(3, 100, 0)
 	var running, peak atomic.Int32
 	gate := make(chan struct{})
 	var wg sync.WaitGroup
@@ -73,7 +74,7 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 
 // A caller whose context ends while it waits is dropped without running.
 func TestPoolDropsCallersGone(t *testing.T) {
-	p := NewPool(1, 1)
+	p := NewPool(1, 1, 0)
 	busy, release := make(chan struct{}), make(chan struct{})
 	go func() {
 		_ = p.Do(context.Background(), func() { close(busy); <-release })
@@ -101,5 +102,33 @@ func TestPoolDropsCallersGone(t *testing.T) {
 	}
 	if p.Runs() != 2 {
 		t.Errorf("%d runs, want 2", p.Runs())
+	}
+}
+
+// With a MaxWait, a caller that could not expect its turn in time is refused before it
+// waits: here computations took 50 ms lately, two workers serve a round of two at a time,
+// and 120 ms allows two rounds.
+func TestPoolMaxWait(t *testing.T) {
+	p := NewPool(2, 100, 120*time.Millisecond)
+	p.Observe(50 * time.Millisecond)
+	var held []*Ticket
+	for i := range 4 {
+		tk, err := p.Admit()
+		if err != nil {
+			t.Fatalf("caller %d of two rounds: %v", i+1, err)
+		}
+		held = append(held, tk)
+	}
+	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a fifth caller, a third round: %v, want ErrBusy", err)
+	}
+	held[0].Release()
+	tk, err := p.Admit()
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	tk.Release()
+	for _, tk := range held[1:] {
+		tk.Release()
 	}
 }

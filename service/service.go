@@ -28,12 +28,14 @@ type Config struct {
 	SweepBatch        int // rows the sweeper deletes per statement
 
 	// HashWorkers bounds concurrent argon2id computations (0: one per CPU, GOMAXPROCS);
-	// HashQueue bounds the logins waiting for one (0: 32 per worker, which the default
-	// parameters drain in about a second and a half, within the HTTP layer's 2-second
-	// request timeout). A login finding the queue full is refused with ErrBusy before any
-	// work.
+	// HashQueue bounds the logins waiting for one (0: 32 per worker). HashMaxWait, when
+	// positive, also refuses a login that could not expect its verification done within
+	// it, judging by the queue ahead and how long verifications took lately: a queued
+	// login must still be answered within the request's timeout, however slow the machine
+	// is at the moment. A login refused either way gets ErrBusy before any work.
 	HashWorkers int
 	HashQueue   int
+	HashMaxWait time.Duration
 	// Throttle limits failed password logins; tenants may override its thresholds within
 	// its maxima.
 	Throttle Throttle
@@ -141,15 +143,18 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 	if queue <= 0 {
 		queue = 32 * workers
 	}
-	s.hasher = password.NewPool(workers, queue)
+	s.hasher = password.NewPool(workers, queue, cfg.HashMaxWait)
 	var pw [32]byte
 	if _, err := io.ReadFull(s.rand, pw[:]); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
 	}
+	start := time.Now()
 	dummy, err := password.Hash(string(pw[:]), cfg.Hash, s.rand)
 	if err != nil {
 		return nil, err
 	}
+	// The pool's first admissions judge by what a hash takes here.
+	s.hasher.Observe(time.Since(start))
 	s.dummy = dummy
 	return s, nil
 }

@@ -46,7 +46,11 @@ func (f *failurePad) target() time.Duration {
 // wait pads a failed verification that took took, unless ctx ends first. It runs after the
 // hashing worker was given back: the pad costs time, not capacity.
 func (f *failurePad) wait(ctx context.Context, took time.Duration) {
-	d := f.target() - took
+	Wait(ctx, f.target()-took)
+}
+
+// Wait waits for d, or until ctx ends if that comes first.
+func Wait(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}

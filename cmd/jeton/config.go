@@ -93,7 +93,7 @@ func serviceFlags(fs *flag.FlagSet) func() service.Config {
 	maxMax := fs.Duration("max-refresh-max-ttl", d.MaxRefreshMaxTTL, "largest session lifetime a tenant or client may set")
 	maxRetention := fs.Duration("max-event-retention", d.MaxEventRetention, "largest event retention a tenant may set")
 	workers := fs.Int("hash-workers", 0, "argon2id computations at once (0: one per CPU)")
-	queue := fs.Int("hash-queue", 0, "logins that may wait for an argon2id worker before 503 (0: 32 per worker); keep queue × hash time / workers under --request-timeout")
+	queue := fs.Int("hash-queue", 0, "logins that may wait for an argon2id worker before 503 (0: 32 per worker); fewer are admitted when they could not expect their hash within ¾ of --request-timeout")
 	th := &d.Throttle
 	fs.IntVar(&th.BackoffAfter, "login-backoff-after", th.BackoffAfter, "failed logins of one username from one address before back-off")
 	fs.DurationVar(&th.BackoffMax, "login-backoff-max", th.BackoffMax, "longest back-off (it starts at 1s and doubles)")

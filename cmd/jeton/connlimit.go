@@ -41,6 +41,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	return &limitedConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
 }
 
+// open returns how many connections hold a place now.
+func (l *limitListener) open() int { return len(l.sem) }
+
 // Close closes the listener and ends any Accept waiting for a place.
 func (l *limitListener) Close() error {
 	err := l.Listener.Close()

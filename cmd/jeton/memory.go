@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // byteSize is a flag holding a number of bytes ("512MiB", "1GiB", "1048576"), or one of
@@ -55,28 +57,66 @@ func (b *byteSize) Set(v string) error {
 	return nil
 }
 
-// memoryHeadroom is what "auto" allows beyond start-up's footprint and the hashing
-// workers: request handling and a few thousand idle connections.
+// memoryHeadroom is what "auto" allows beyond start-up's footprint, the hashing workers
+// and the open connections: request handling.
 const memoryHeadroom = 16 << 20
 
+// connMemory is what "auto" allows per open client connection: its goroutine's stack and
+// its read and write buffers take about 20 KiB in all (the bench measures it).
+const connMemory = 32 << 10
+
+// hashMemoryFactor is how many times a worker's m KiB "auto" allows: argon2id (x/crypto)
+// allocates its m afresh per verification, so a busy worker holds the block it is
+// filling and, until the next collection, the one it dropped. A tighter limit makes the
+// runtime hand the dropped block back to the OS and fault a new one in for every hash:
+// measured with make bench, that cut the password grant's throughput by a fifth.
+const hashMemoryFactor = 2.5
+
 // setMemoryLimit sets the Go runtime's soft memory limit (debug.SetMemoryLimit) from the
-// flag: argon2id allocates its m KiB afresh per verification, and without a limit the
-// garbage collector lets that garbage grow to twice what is live before collecting; with
-// one it collects as the limit nears, which keeps a login flood's peak close to the
-// workers' live memory. First it returns to the OS what start-up (migrations, the dummy
-// hash) left behind; auto then allows what the runtime uses at that point, plus
-// memoryHeadroom, plus 1.25 × workers × memKiB; off leaves the runtime's setting
-// (GOMEMLIMIT) alone. The limit is soft: jeton never fails for it.
-func setMemoryLimit(b byteSize, workers int, memKiB uint32, log *slog.Logger) {
+// flag: without a limit the garbage collector lets argon2id's garbage grow to twice what
+// is live before collecting; with one it collects as the limit nears, which keeps a login
+// flood's peak bounded by the workers, not by the number of logins. First it returns to
+// the OS what start-up (migrations, the dummy hash) left behind. "auto" allows what the
+// runtime uses at that point, plus memoryHeadroom, plus hashMemoryFactor × workers ×
+// memKiB, plus connMemory for each connection open (conns; nil counts none), and follows
+// the connections until ctx ends: a limit below what is live would make the collector run
+// without pause. "off" leaves the runtime's setting (GOMEMLIMIT) alone. The limit is soft:
+// jeton never fails for it.
+func setMemoryLimit(ctx context.Context, b byteSize, workers int, memKiB uint32, conns func() int, log *slog.Logger) {
 	debug.FreeOSMemory()
-	limit := int64(b)
-	if b == autoMemoryLimit {
-		limit = runtimeMemory() + memoryHeadroom + int64(workers)*int64(memKiB)<<10*5/4
+	switch b {
+	case noMemoryLimit:
+		return
+	case autoMemoryLimit:
+	default:
+		debug.SetMemoryLimit(int64(b))
+		log.Info("memory limit", slog.Int64("bytes", int64(b)), slog.Int("hash_workers", workers))
+		return
 	}
-	if limit > 0 {
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", slog.Int64("bytes", limit), slog.Int("hash_workers", workers))
+	base := runtimeMemory() + memoryHeadroom + int64(hashMemoryFactor*float64(workers)*float64(memKiB)*1024)
+	limit := func() int64 {
+		if conns == nil {
+			return base
+		}
+		return base + int64(conns())*connMemory
 	}
+	debug.SetMemoryLimit(limit())
+	log.Info("memory limit", slog.Int64("bytes", limit()), slog.Int("hash_workers", workers), slog.Bool("follows_connections", conns != nil))
+	if conns == nil {
+		return
+	}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				debug.SetMemoryLimit(limit())
+			}
+		}
+	}()
 }
 
 // runtimeMemory is the memory the Go runtime holds from the OS, as its memory limit counts

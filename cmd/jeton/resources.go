@@ -250,128 +250,101 @@ type userJSON struct {
 	Tenant   string `json:"tenant"`
 }
 
-// userFlags registers --tenant and --username, naming the user by username or id.
-func userFlags(fs *flag.FlagSet) (tenant, user *string) {
-	return fs.String("tenant", "", "tenant slug (required)"), fs.String("username", "", "username or user id (required)")
-}
+// userArgs names the user a user command acts on, by username or id, and carries the
+// password for the commands that take one.
+type userArgs struct{ tenant, username, password string }
 
-func needUser(e env, tenant, user string) error {
-	if tenant == "" || user == "" {
+// runUser is the part every user command shares. It registers --tenant and --username
+// (and --password-stdin when passwordUsage, the line printed when that flag is missing, is
+// not empty) beside the command's own flags on fs, parses and checks them, reads the
+// password, opens the service and calls run. Checks come first, so a usage mistake neither
+// waits on stdin nor connects to the database.
+func runUser(e env, fs *flag.FlagSet, open func() (*service.Service, func(), error), passwordUsage string,
+	run func(svc *service.Service, u userArgs) error) error {
+	tenant := fs.String("tenant", "", "tenant slug (required)")
+	username := fs.String("username", "", "username or user id (required)")
+	var stdin *bool
+	if passwordUsage != "" {
+		stdin = fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	}
+	if err := parse(fs, e.args); err != nil {
+		return err
+	}
+	if *tenant == "" || *username == "" {
 		fmt.Fprintln(e.stderr, "--tenant and --username are required")
 		return errUsage
 	}
-	return nil
+	u := userArgs{tenant: *tenant, username: *username}
+	if stdin != nil {
+		if !*stdin {
+			fmt.Fprintln(e.stderr, passwordUsage)
+			return errUsage
+		}
+		var err error
+		if u.password, err = readPassword(e.stdin); err != nil {
+			return err
+		}
+	}
+	svc, done, err := open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return run(svc, u)
 }
 
 func userCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	tenant, username := userFlags(fs)
-	stdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
 	var scopes optScopes
 	fs.Var(&scopes, "scope", "scopes the user may have (default: no restriction beyond the client's)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := parse(fs, e.args); err != nil {
-		return err
-	}
-	if err := needUser(e, *tenant, *username); err != nil {
-		return err
-	}
-	if !*stdin {
-		fmt.Fprintln(e.stderr, "--password-stdin is required: passwords are never command-line arguments")
-		return errUsage
-	}
-	pw, err := readPassword(e.stdin)
-	if err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	var userScopes []string
-	if scopes.set {
-		userScopes = scopes.scopes
-	}
-	u, err := svc.CreateUser(ctx, cliActor(), *tenant, *username, pw, userScopes)
-	if err != nil {
-		return err
-	}
-	return output(e.stdout, *asJSON, userJSON{ID: u.ID.String(), Username: u.Username, Tenant: *tenant},
-		fmt.Sprintf("created user %s (%s)", u.Username, u.ID))
+	return runUser(e, fs, open, "--password-stdin is required: passwords are never command-line arguments",
+		func(svc *service.Service, a userArgs) error {
+			var userScopes []string
+			if scopes.set {
+				userScopes = scopes.scopes
+			}
+			u, err := svc.CreateUser(ctx, cliActor(), a.tenant, a.username, a.password, userScopes)
+			if err != nil {
+				return err
+			}
+			return output(e.stdout, *asJSON, userJSON{ID: u.ID.String(), Username: u.Username, Tenant: a.tenant},
+				fmt.Sprintf("created user %s (%s)", u.Username, u.ID))
+		})
 }
 
 func userSetPassword(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	tenant, username := userFlags(fs)
-	stdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
-	if err := parse(fs, e.args); err != nil {
-		return err
-	}
-	if err := needUser(e, *tenant, *username); err != nil {
-		return err
-	}
-	if !*stdin {
-		fmt.Fprintln(e.stderr, "--password-stdin is required")
-		return errUsage
-	}
-	pw, err := readPassword(e.stdin)
-	if err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := svc.SetPassword(ctx, cliActor(), *tenant, *username, pw); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "password set; every token of the user is revoked")
-	return nil
+	return runUser(e, fs, open, "--password-stdin is required", func(svc *service.Service, a userArgs) error {
+		if err := svc.SetPassword(ctx, cliActor(), a.tenant, a.username, a.password); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "password set; every token of the user is revoked")
+		return nil
+	})
 }
 
 func userSetDisabled(disabled bool) adminCmd {
 	return func(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-		tenant, username := userFlags(fs)
-		if err := parse(fs, e.args); err != nil {
-			return err
-		}
-		if err := needUser(e, *tenant, *username); err != nil {
-			return err
-		}
-		svc, done, err := open()
-		if err != nil {
-			return err
-		}
-		defer done()
-		u, err := svc.UpdateUser(ctx, cliActor(), *tenant, *username, func(u *db.User) { u.Disabled = disabled })
-		if err != nil {
-			return err
-		}
-		state := "enabled"
-		if u.Disabled {
-			state = "disabled; every token of the user is revoked"
-		}
-		fmt.Fprintf(e.stdout, "user %s %s\n", u.Username, state)
-		return nil
+		return runUser(e, fs, open, "", func(svc *service.Service, a userArgs) error {
+			u, err := svc.UpdateUser(ctx, cliActor(), a.tenant, a.username, func(u *db.User) { u.Disabled = disabled })
+			if err != nil {
+				return err
+			}
+			state := "enabled"
+			if u.Disabled {
+				state = "disabled; every token of the user is revoked"
+			}
+			fmt.Fprintf(e.stdout, "user %s %s\n", u.Username, state)
+			return nil
+		})
 	}
 }
 
 func userDelete(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	tenant, username := userFlags(fs)
-	if err := parse(fs, e.args); err != nil {
-		return err
-	}
-	if err := needUser(e, *tenant, *username); err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := svc.DeleteUser(ctx, cliActor(), *tenant, *username); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "user deleted with its sessions and tokens")
-	return nil
+	return runUser(e, fs, open, "", func(svc *service.Service, a userArgs) error {
+		if err := svc.DeleteUser(ctx, cliActor(), a.tenant, a.username); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "user deleted with its sessions and tokens")
+		return nil
+	})
 }

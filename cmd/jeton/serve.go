@@ -56,7 +56,7 @@ func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
 	fs.StringVar(&o.logFormat, "log-format", logDefault, "json or text")
 	fs.IntVar(&o.maxConns, "max-connections", 4096, "concurrent client connections; more wait to be accepted")
 	o.memoryLimit = autoMemoryLimit
-	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 16 MiB + 1.25 × hash workers × argon2 memory; "off": none (GOMEMLIMIT applies)`)
+	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 16 MiB + 2.5 × hash workers × argon2 memory + 32 KiB per open connection; "off": none (GOMEMLIMIT applies)`)
 	fs.IntVar(&o.tokenDBConns, "token-db-connections", 0, "database connections of /token and the admin API, apart from introspection's (0: as many as the main pool)")
 	fd := service.DefaultFeedConfig()
 	fs.IntVar(&o.feed.MaxStreams, "feed-max-streams", fd.MaxStreams, "open revocation feed streams (GET /revocations) of this instance; more get 503")
@@ -166,20 +166,26 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 	if err := errors.Join(m.WatchPool("main", pool), m.WatchPool("token", tokenPool)); err != nil {
 		return err
 	}
+	// A queued login must expect its hash done with a quarter of its timeout to spare.
+	cfg.HashMaxWait = o.requestTimeout * 3 / 4
 	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)),
 		service.WithObserver(m))
 	if err != nil {
 		return err
 	}
 	m.WatchHashing(svc.HashLoad, svc.HashWorkers(), svc.HashCapacity())
-	setMemoryLimit(o.memoryLimit, svc.HashWorkers(), cfg.Hash.Memory, log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
+	var conns func() int
 	if o.maxConns > 0 {
-		ln = newLimitListener(ln, o.maxConns)
+		ll := newLimitListener(ln, o.maxConns)
+		ln, conns = ll, ll.open
 	}
+	memCtx, stopMem := context.WithCancel(ctx)
+	defer stopMem()
+	setMemoryLimit(memCtx, o.memoryLimit, svc.HashWorkers(), cfg.Hash.Memory, conns, log)
 	if o.issuer == "" {
 		o.issuer = "http://" + ln.Addr().String()
 	}
@@ -191,7 +197,7 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 	defer stopFeed()
 	go feed.Run(feedCtx)
 	h, err := api.NewServer(api.Config{Issuer: o.issuer, TrustedProxies: o.trustedProxies, Requests: m, Feed: feed,
-		RequestTimeout: o.requestTimeout, AdminTimeout: o.adminTimeout}, svc, log)
+		RequestTimeout: o.requestTimeout, AdminTimeout: o.adminTimeout, RefusalDelay: api.DefaultRefusalDelay}, svc, log)
 	if err != nil {
 		ln.Close()
 		return err
