@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
+	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -78,7 +80,7 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 }
 
 // unavailable reports whether err means the database could not answer in time, or is
-// away: a deadline (the request's timeout), a connection that could not be made or broke
+// away, or that a password hashing worker failed: a deadline (the request's timeout), a connection that could not be made or broke
 // (network errors, EOF, a pool closed while shutting down), or PostgreSQL saying so with
 // its SQLSTATE (unavailableState). Every such failure leaves nothing half-done, since an
 // interrupted transaction is rolled back, so the client may simply retry.
@@ -86,7 +88,10 @@ func unavailable(err error) bool {
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
+	var workerErr *password.WorkerError
 	switch {
+	case errors.As(err, &workerErr):
+		return true // a hashing worker that died: the next login gets a new one
 	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err),
 		errors.As(err, &netErr), errors.As(err, &connErr),
 		errors.Is(err, puddle.ErrClosedPool), errors.Is(err, pgconn.ErrConnClosed),
@@ -152,9 +157,12 @@ func safeDescription(s string) string {
 	}, s)
 }
 
-// holdRefusal waits d before a refusal is written, or less if the client goes away or the
-// request's timeout nears: the refusal must still be what the client reads.
+// holdRefusal waits between d and twice d before a refusal is written, or less if the
+// client goes away or the request's timeout nears: the refusal must still be what the
+// client reads. The spread keeps a flood's refusals, which all arrive at once, from all
+// coming back at once a second later, and so on every second.
 func (s *Server) holdRefusal(c *gin.Context, d time.Duration) {
+	d += rand.N(d + 1)
 	if dl, ok := c.Request.Context().Deadline(); ok {
 		d = min(d, time.Until(dl)-50*time.Millisecond)
 	}

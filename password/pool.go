@@ -2,7 +2,9 @@ package password
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,26 +19,42 @@ var ErrBusy = errors.New("password hashing at capacity")
 // at most queue callers waiting for a worker, so a flood is refused at once (ErrBusy)
 // instead of piling up. The zero value is not usable; use NewPool.
 type Pool struct {
-	workers chan struct{} // a token per computation running
+	idle    chan Hasher   // the workers not computing; taking one is the right to compute
 	places  chan struct{} // a token per admitted caller, waiting or running
 	runs    atomic.Int64
 	took    atomic.Int64 // moving average of a computation, in ns
 	maxWait time.Duration
 }
 
-// NewPool returns a pool of workers workers (at least 1) with a wait queue of queue places
-// (at least 0). maxWait, when positive, also refuses a caller that could not expect its
-// computation to be done within maxWait, judging by the queue ahead of it and how long
-// computations took lately: a queued login must still have its answer within the
-// request's timeout.
-func NewPool(workers, queue int, maxWait time.Duration) *Pool {
-	workers, queue = max(workers, 1), max(queue, 0)
-	return &Pool{workers: make(chan struct{}, workers), places: make(chan struct{}, workers+queue),
+// NewPool returns a pool of len(workers) workers (at least one: a Local with crypto/rand
+// when there are none) with a wait queue of queue places (at least 0). maxWait, when
+// positive, also refuses a caller that could not expect its computation to be done within
+// maxWait, judging by the queue ahead of it and how long computations took lately: a
+// queued login must still have its answer within the request's timeout.
+func NewPool(workers []Hasher, queue int, maxWait time.Duration) *Pool {
+	if len(workers) == 0 {
+		workers = []Hasher{Local{Rand: rand.Reader}}
+	}
+	queue = max(queue, 0)
+	p := &Pool{idle: make(chan Hasher, len(workers)), places: make(chan struct{}, len(workers)+queue),
 		maxWait: maxWait}
+	for _, h := range workers {
+		p.idle <- h
+	}
+	return p
+}
+
+// LocalWorkers returns n Local hashers (at least one) reading salts from rand.
+func LocalWorkers(n int, rand io.Reader) []Hasher {
+	hs := make([]Hasher, max(n, 1))
+	for i := range hs {
+		hs[i] = Local{Rand: rand}
+	}
+	return hs
 }
 
 // Workers returns how many computations may run at once.
-func (p *Pool) Workers() int { return cap(p.workers) }
+func (p *Pool) Workers() int { return cap(p.idle) }
 
 // Runs returns how many times a worker ran a caller's function (one verification, with a
 // rehash after a successful one).
@@ -46,7 +64,7 @@ func (p *Pool) Runs() int64 { return p.runs.Load() }
 // running one (waiting for a worker, or between Admit and Run), right now. The two are
 // read separately, so they may disagree by a caller in flight.
 func (p *Pool) Load() (running, waiting int) {
-	running = len(p.workers)
+	running = cap(p.idle) - len(p.idle)
 	return running, max(len(p.places)-running, 0)
 }
 
@@ -71,7 +89,7 @@ func (p *Pool) Admit() (*Ticket, error) {
 	}
 	// Callers are served in rounds of one per worker; this one's computation ends with
 	// the round its place falls in.
-	rounds := (len(p.places) + cap(p.workers) - 1) / cap(p.workers)
+	rounds := (len(p.places) + cap(p.idle) - 1) / cap(p.idle)
 	if p.maxWait > 0 && time.Duration(rounds)*time.Duration(p.took.Load()) > p.maxWait {
 		<-p.places
 		return nil, ErrBusy
@@ -83,7 +101,7 @@ func (p *Pool) Admit() (*Ticket, error) {
 // client went away) is dropped: Run returns ctx's error and fn never runs. fn, once
 // started, runs to the end: argon2id cannot be interrupted, and the worker is busy until
 // it is done.
-func (t *Ticket) Run(ctx context.Context, fn func()) error {
+func (t *Ticket) Run(ctx context.Context, fn func(Hasher)) error {
 	return t.p.run(ctx, fn)
 }
 
@@ -93,25 +111,26 @@ func (t *Ticket) Release() { t.once.Do(func() { <-t.p.places }) }
 // Do waits for a worker, however long the queue (until ctx ends), and runs fn on it. It is
 // for work whose callers are already bounded and authenticated (setting a password through
 // the admin API or the CLI): the memory bound holds, only the queue bound does not apply.
-func (p *Pool) Do(ctx context.Context, fn func()) error { return p.run(ctx, fn) }
+func (p *Pool) Do(ctx context.Context, fn func(Hasher)) error { return p.run(ctx, fn) }
 
-func (p *Pool) run(ctx context.Context, fn func()) error {
+func (p *Pool) run(ctx context.Context, fn func(Hasher)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var h Hasher
 	select {
-	case p.workers <- struct{}{}:
+	case h = <-p.idle:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-p.workers }()
+	defer func() { p.idle <- h }()
 	// Both may have been ready at once; a caller already gone is not worth a hash.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p.runs.Add(1)
 	start := time.Now()
-	fn()
+	fn(h)
 	p.Observe(time.Since(start))
 	return nil
 }
@@ -125,4 +144,16 @@ func (p *Pool) Observe(d time.Duration) {
 		d = old + (d-old)/8
 	}
 	p.took.Store(int64(d))
+}
+
+// Close waits for the computations running to end and closes the workers that need it
+// (Process). The pool must not be used afterwards.
+func (p *Pool) Close() error {
+	var errs []error
+	for range cap(p.idle) {
+		if c, ok := (<-p.idle).(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -7,7 +7,7 @@ import (
 
 // Load counts what runs and what waits; Capacity is workers plus queue.
 func TestPoolLoad(t *testing.T) {
-	p := NewPool(1, 2, 0)
+	p := NewPool(LocalWorkers(1, nil), 2, 0)
 	if c := p.Capacity(); c != 3 {
 		t.Fatalf("capacity %d, want 3", c)
 	}
@@ -16,7 +16,7 @@ func TestPoolLoad(t *testing.T) {
 	}
 	running, release := make(chan struct{}), make(chan struct{})
 	first, _ := p.Admit()
-	go func() { _ = first.Run(context.Background(), func() { close(running); <-release }) }()
+	go func() { _ = first.Run(context.Background(), func(Hasher) { close(running); <-release }) }()
 	<-running
 	second, _ := p.Admit()
 	if r, w := p.Load(); r != 1 || w != 1 {

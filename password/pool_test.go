@@ -11,7 +11,7 @@ import (
 
 // Admission is bounded by workers + queue, and refuses at once beyond it.
 func TestPoolAdmit(t *testing.T) {
-	p := NewPool(2, 3, 0)
+	p := NewPool(LocalWorkers(2, nil), 3, 0)
 	var held []*Ticket
 	for i := range 5 {
 		tk, err := p.Admit()
@@ -37,7 +37,7 @@ func TestPoolAdmit(t *testing.T) {
 
 // No more than workers functions run at once, however many callers.
 func TestPoolBoundsConcurrency(t *testing.T) {
-	p := NewPool(3, 100, 0)
+	p := NewPool(LocalWorkers(3, nil), 100, 0)
 	var running, peak atomic.Int32
 	gate := make(chan struct{})
 	var wg sync.WaitGroup
@@ -49,7 +49,7 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 				return
 			}
 			defer tk.Release()
-			_ = tk.Run(context.Background(), func() {
+			_ = tk.Run(context.Background(), func(Hasher) {
 				n := running.Add(1)
 				for {
 					old := peak.Load()
@@ -74,10 +74,10 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 
 // A caller whose context ends while it waits is dropped without running.
 func TestPoolDropsCallersGone(t *testing.T) {
-	p := NewPool(1, 1, 0)
+	p := NewPool(LocalWorkers(1, nil), 1, 0)
 	busy, release := make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = p.Do(context.Background(), func() { close(busy); <-release })
+		_ = p.Do(context.Background(), func(Hasher) { close(busy); <-release })
 	}()
 	<-busy
 	tk, err := p.Admit()
@@ -87,7 +87,7 @@ func TestPoolDropsCallersGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	ran := false
-	go func() { done <- tk.Run(ctx, func() { ran = true }) }()
+	go func() { done <- tk.Run(ctx, func(Hasher) { ran = true }) }()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run after the caller left: %v", err)
@@ -97,7 +97,7 @@ func TestPoolDropsCallersGone(t *testing.T) {
 		t.Error("the function of a caller gone ran")
 	}
 	tk.Release()
-	if err := p.Do(context.Background(), func() {}); err != nil {
+	if err := p.Do(context.Background(), func(Hasher) {}); err != nil {
 		t.Error(err)
 	}
 	if p.Runs() != 2 {
@@ -109,7 +109,7 @@ func TestPoolDropsCallersGone(t *testing.T) {
 // waits: here computations took 50 ms lately, two workers serve a round of two at a time,
 // and 120 ms allows two rounds.
 func TestPoolMaxWait(t *testing.T) {
-	p := NewPool(2, 100, 120*time.Millisecond)
+	p := NewPool(LocalWorkers(2, nil), 100, 120*time.Millisecond)
 	p.Observe(50 * time.Millisecond)
 	var held []*Ticket
 	for i := range 4 {

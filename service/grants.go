@@ -293,19 +293,23 @@ func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, tenan
 	var took time.Duration
 	var verr error
 	queued := time.Now()
-	err = ticket.Run(ctx, func() {
+	err = ticket.Run(ctx, func(h password.Hasher) {
 		s.obs.HashWaited(time.Since(queued))
 		if s.duringHash != nil {
 			s.duringHash()
 		}
 		start := time.Now()
-		ok, verr = password.Verify(pw, hash)
+		ok, verr = h.Verify(pw, hash)
 		took = time.Since(start)
 		if ok && v.reason == "" && !u.Disabled && password.NeedsRehash(hash, s.cfg.Hash) {
-			v.rehash, _ = password.Hash(pw, s.cfg.Hash, s.rand) // on failure the old hash stays
+			v.rehash, _ = h.Hash(pw, s.cfg.Hash) // on failure the old hash stays
 		}
 	})
 	ticket.Release()
+	var werr *password.WorkerError
+	if errors.As(verr, &werr) {
+		err = fmt.Errorf("password grant: %w", verr)
+	}
 	if err != nil {
 		return u, v, err
 	}

@@ -96,6 +96,8 @@ type Service struct {
 	duringSweep func()
 	// duringHash, when set by tests, runs on a hashing worker before a login's verification.
 	duringHash func()
+	// hashers, when set by WithHashers, are the hashing pool's workers.
+	hashers []password.Hasher
 }
 
 // Option adjusts a Service at construction.
@@ -115,6 +117,11 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // database connections of their own (ForTokens), so that a flood of logins or admin work
 // cannot take the connections introspection needs. Without it everything shares one store.
 func WithTokenStore(store *db.Store) Option { return func(s *Service) { s.tokenStore = store } }
+
+// WithHashers runs the hashing pool's workers on hs (one worker each, so HashWorkers is
+// ignored), e.g. password.ProcessWorkers; by default they are password.Local in this
+// process. Close closes them.
+func WithHashers(hs []password.Hasher) Option { return func(s *Service) { s.hashers = hs } }
 
 // WithDuringHash installs a hook that runs on a hashing worker before each login's
 // verification, so tests can hold the worker busy.
@@ -143,7 +150,11 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 	if queue <= 0 {
 		queue = 32 * workers
 	}
-	s.hasher = password.NewPool(workers, queue, cfg.HashMaxWait)
+	hashers := s.hashers
+	if hashers == nil {
+		hashers = password.LocalWorkers(workers, s.rand)
+	}
+	s.hasher = password.NewPool(hashers, queue, cfg.HashMaxWait)
 	var pw [32]byte
 	if _, err := io.ReadFull(s.rand, pw[:]); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
@@ -169,6 +180,10 @@ func (s *Service) ForTokens() *Service {
 	c.store, c.tokenStore = s.tokenStore, nil
 	return &c
 }
+
+// Close closes the hashing workers (see WithHashers), waiting for the computations
+// running. The service must not be used afterwards.
+func (s *Service) Close() error { return s.hasher.Close() }
 
 // HashWorkers returns how many argon2id computations may run at once.
 func (s *Service) HashWorkers() int { return s.hasher.Workers() }

@@ -42,7 +42,7 @@ func (s *Service) hashPassword(ctx context.Context, t db.Tenant, username, pw st
 	}
 	var hash string
 	var herr error
-	if err := s.hasher.Do(ctx, func() { hash, herr = password.Hash(pw, s.cfg.Hash, s.rand) }); err != nil {
+	if err := s.hasher.Do(ctx, func(h password.Hasher) { hash, herr = h.Hash(pw, s.cfg.Hash) }); err != nil {
 		return "", err
 	}
 	return hash, herr

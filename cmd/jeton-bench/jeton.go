@@ -87,9 +87,29 @@ func (p *proc) stop() {
 	}
 }
 
-// memory returns the process's VmRSS and VmHWM (peak RSS) in KiB from /proc.
+// memory returns the process's VmRSS and VmHWM (peak RSS) in KiB from /proc, its child
+// processes' included.
 func (p *proc) memory() (rss, hwm int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	rss, hwm, err = pidMemory(p.cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	// jeton's password hashing workers are child processes: their memory is jeton's. The
+	// sum of the high-water marks bounds the peak of the sum from above.
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.cmd.Process.Pid, p.cmd.Process.Pid))
+	for _, f := range strings.Fields(string(kids)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			if r, h, err := pidMemory(pid); err == nil {
+				rss, hwm = rss+r, hwm+h
+			}
+		}
+	}
+	return rss, hwm, nil
+}
+
+// pidMemory reads one process's VmRSS and VmHWM, in KiB.
+func pidMemory(pid int) (rss, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,7 +15,8 @@ import (
 )
 
 // load is one closed-loop load: concurrency workers, each sending its next request as
-// soon as the previous one is answered, for a warm-up and then a measured window.
+// soon as the previous one is answered on a connection of its own (connClient), for a
+// warm-up and then a measured window.
 type load struct {
 	name        string
 	concurrency int
@@ -83,22 +82,21 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 	stats := make([][]workerStats, len(loads))
 	var wg sync.WaitGroup
 	for li, l := range loads {
-		tr := newTransport(l.concurrency)
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 		stats[li] = make([]workerStats, l.concurrency)
 		for w := range l.concurrency {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var client connClient
+				defer client.close()
 				st := &stats[li][w]
 				st.statuses = map[int]int64{}
 				rng := rand.New(rand.NewPCG(uint64(li)<<32|uint64(w), uint64(start.UnixNano())))
 				buf := make([]byte, 0, 4096)
 				for ctx.Err() == nil && time.Now().UnixNano() < end.Load() {
-					req := l.build(w, rng).WithContext(ctx)
+					req := l.build(w, rng)
 					t0 := time.Now()
-					status, body, err := do(client, req, buf[:0])
+					status, body, err := client.do(ctx, req, buf[:0])
 					buf = body[:0]
 					t1 := time.Now()
 					// A request counts when it ends inside the window, wherever it started.
@@ -167,19 +165,8 @@ func do(c *http.Client, req *http.Request, buf []byte) (int, []byte, error) {
 		return 0, buf, err
 	}
 	defer resp.Body.Close()
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return resp.StatusCode, buf, nil
-		}
-		if err != nil {
-			return resp.StatusCode, buf, err
-		}
-	}
+	buf, err = readAll(resp.Body, buf)
+	return resp.StatusCode, buf, err
 }
 
 // formPost builds a form POST with HTTP Basic client authentication (already encoded) and

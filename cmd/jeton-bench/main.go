@@ -64,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "ceiling" {
 		return ceiling(ctx, args[2:], stdout)
 	}
+	if len(args) > 1 && args[1] == "flood" {
+		return floodMain(ctx, args[2:], stdout)
+	}
 	fs := flag.NewFlagSet("jeton-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,18 +64,78 @@ func watchRSS(p *proc) func() (peak int64, killed bool) {
 }
 
 // flood measures introspection while a flood of failed logins (unknown usernames, a new
-// forwarded address each) hits /token from b.cfg.flood concurrent clients.
+// forwarded address each) hits /token from b.cfg.flood concurrent clients. The flood runs
+// in a child process (`jeton-bench flood`), as an attacker would from elsewhere: in this
+// one, a thousand clients' goroutines would delay the measured clients' own and count as
+// jeton's latency.
 func (b *bench) flood(ctx context.Context) error {
 	unloaded, ok := b.results["introspect-live"]
 	if !ok {
 		unloaded = runLoads(ctx, b.cfg.warmup, b.cfg.duration, b.introspectLoad("introspect-live (unloaded)", b.main.base, b.w.pickLive, true))[0]
 		b.addResult(unloaded)
 	}
+	self, err := osExecutable()
+	if err != nil {
+		return err
+	}
+	warmup := max(b.cfg.warmup, 3*time.Second)
+	type floodOut struct {
+		r   result
+		err error
+	}
+	done := make(chan floodOut, 1)
+	go func() {
+		out, err := execCommandOutput(ctx, self, "flood", "--url", b.main.base+"/token", "--basic", b.w.app.Basic,
+			"--concurrency", strconv.Itoa(b.cfg.flood), "--warmup", warmup.String(), "--duration", b.cfg.duration.String())
+		var r result
+		if err == nil {
+			err = json.Unmarshal(out, &r)
+		}
+		done <- floodOut{r, err}
+	}()
+	watch := watchRSS(b.main)
+	in := runLoads(ctx, warmup, b.cfg.duration, b.introspectLoad("introspect-live during flood", b.main.base, b.w.pickLive, true))[0]
+	fl := <-done
+	peak, killed := watch()
+	if fl.err != nil {
+		return fmt.Errorf("flood: %w", fl.err)
+	}
+	b.addResult(in)
+	b.addResult(fl.r)
+	b.floodPeak = peak
+	if killed {
+		b.addTarget("introspect p99 during a 1,000-login flood", fmt.Sprintf("jeton killed by the bench at %s RSS", mib(peak)),
+			"≤ 1.5× unloaded p99", "no")
+		b.main.stop()
+		b.main = nil
+		return nil
+	}
+	ratio := float64(in.P99) / float64(unloaded.P99)
+	b.addTarget(fmt.Sprintf("introspect p99 during a %d-login flood", b.cfg.flood),
+		fmt.Sprintf("%.2f× (%s vs %s ms unloaded; flood answers %s; jeton peak RSS %s)", ratio, ms(in.P99),
+			ms(unloaded.P99), statusList(fl.r.Statuses), mib(peak)),
+		"≤ 1.5×", metStr(in.OK > 0 && ratio <= 1.5 && in.Errors == 0))
+	return nil
+}
+
+// floodMain is `jeton-bench flood`: failed password logins (unknown usernames, a new
+// forwarded address each) from --concurrency clients, after --warmup for --duration;
+// it prints what it measured as JSON.
+func floodMain(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("flood", flag.ContinueOnError)
+	url := fs.String("url", "", "jeton's /token")
+	basic := fs.String("basic", "", "Authorization header of the app client")
+	concurrency := fs.Int("concurrency", 1000, "concurrent clients")
+	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured warm-up")
+	duration := fs.Duration("duration", 8*time.Second, "measured time")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	var n atomic.Int64
-	flood := load{name: "failed-login flood", concurrency: b.cfg.flood,
+	fl := load{name: "failed-login flood", concurrency: *concurrency,
 		build: func(int, *rand.Rand) *http.Request {
 			i := n.Add(1)
-			return formPost(b.main.base+"/token", b.w.app.Basic,
+			return formPost(*url, *basic,
 				fmt.Sprintf("grant_type=password&username=flood-%d&password=not+the+password+of+anyone", i),
 				"X-Forwarded-For", floodIP(i))
 		},
@@ -81,26 +145,8 @@ func (b *bench) flood(ctx context.Context) error {
 			return status == http.StatusBadRequest && bytes.Contains(body, []byte(`"invalid_grant"`)) ||
 				status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 		}}
-	watch := watchRSS(b.main)
-	rs := runLoads(ctx, max(b.cfg.warmup, 3*time.Second), b.cfg.duration,
-		b.introspectLoad("introspect-live during flood", b.main.base, b.w.pickLive, true), flood)
-	peak, killed := watch()
-	b.addResult(rs[0])
-	b.addResult(rs[1])
-	b.floodPeak = peak
-	if killed {
-		b.addTarget("introspect p99 during a 1,000-login flood", fmt.Sprintf("jeton killed by the bench at %s RSS", mib(peak)),
-			"≤ 1.5× unloaded p99", "no")
-		b.main.stop()
-		b.main = nil
-		return nil
-	}
-	ratio := float64(rs[0].P99) / float64(unloaded.P99)
-	b.addTarget(fmt.Sprintf("introspect p99 during a %d-login flood", b.cfg.flood),
-		fmt.Sprintf("%.2f× (%s vs %s ms unloaded; flood answers %s; jeton peak RSS %s)", ratio, ms(rs[0].P99),
-			ms(unloaded.P99), statusList(rs[1].Statuses), mib(peak)),
-		"≤ 1.5×", metStr(rs[0].OK > 0 && ratio <= 1.5 && rs[0].Errors == 0))
-	return nil
+	r := runLoads(ctx, *warmup, *duration, fl)[0]
+	return json.NewEncoder(stdout).Encode(r)
 }
 
 // statusList formats a status histogram: "400×812, 503×90".

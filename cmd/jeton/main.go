@@ -9,9 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jeton-auth/jeton/password"
 )
 
 func main() {
+	if os.Getenv(password.WorkerEnv) != "" {
+		hashWorker()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
@@ -20,6 +25,19 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// hashWorker runs this process as one of serve's password hashing workers
+// (password.ProcessWorkers) until its parent closes its standard input, then exits. It
+// ignores SIGINT and SIGTERM, which reach the whole process group from a terminal or a
+// container runtime: its parent ends it when it has drained.
+func hashWorker() {
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	if err := password.ServeWorker(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "jeton hash worker:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // errUsage reports a command line that was wrong; the usage was already printed.

@@ -24,12 +24,22 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/password"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while run writes to it.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+}
+
+// serve's hashing workers run this test binary (password.ProcessWorkers): here it serves
+// as one, as the jeton binary does.
+func TestMain(m *testing.M) {
+	if os.Getenv(password.WorkerEnv) != "" {
+		hashWorker()
+	}
+	os.Exit(m.Run())
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {

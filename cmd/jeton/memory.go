@@ -59,13 +59,16 @@ func (b *byteSize) Set(v string) error {
 
 // memoryHeadroom is what "auto" allows beyond start-up's footprint, the hashing workers
 // and the open connections: request handling.
-const memoryHeadroom = 16 << 20
+const memoryHeadroom = 32 << 20
 
-// connMemory is what "auto" allows per open client connection: its goroutine's stack and
-// its read and write buffers take about 20 KiB in all (the bench measures it).
-const connMemory = 32 << 10
+// connMemory is what "auto" allows per open client connection: an idle one's goroutine
+// stack and buffers take about 20 KiB (the bench measures it), one whose request is being
+// answered, or held (a refused login), more. With less, a thousand held refusals kept the
+// collector running several times a second, scanning their stacks, in make bench's flood.
+const connMemory = 64 << 10
 
-// hashMemoryFactor is how many times a worker's m KiB "auto" allows: argon2id (x/crypto)
+// hashMemoryFactor is how many times a worker's m KiB "auto" allows when the workers hash
+// in this process (--hash-processes=false): argon2id (x/crypto)
 // allocates its m afresh per verification, so a busy worker holds the block it is
 // filling and, until the next collection, the one it dropped. A tighter limit makes the
 // runtime hand the dropped block back to the OS and fault a new one in for every hash:
@@ -78,7 +81,8 @@ const hashMemoryFactor = 2.5
 // flood's peak bounded by the workers, not by the number of logins. First it returns to
 // the OS what start-up (migrations, the dummy hash) left behind. "auto" allows what the
 // runtime uses at that point, plus memoryHeadroom, plus hashMemoryFactor × workers ×
-// memKiB, plus connMemory for each connection open (conns; nil counts none), and follows
+// memKiB (workers: those hashing in this process, none with hashing processes), plus
+// connMemory for each connection open (conns; nil counts none), and follows
 // the connections until ctx ends: a limit below what is live would make the collector run
 // without pause. "off" leaves the runtime's setting (GOMEMLIMIT) alone. The limit is soft:
 // jeton never fails for it.

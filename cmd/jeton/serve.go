@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +18,7 @@ import (
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/metrics"
 	"github.com/jeton-auth/jeton/migrations"
+	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -32,6 +34,7 @@ type httpOptions struct {
 	sweepEvery     time.Duration
 	logFormat      string
 	maxConns       int
+	hashProcesses  bool
 	memoryLimit    byteSize
 	tokenDBConns   int
 	opsAddr        string
@@ -56,7 +59,8 @@ func httpFlags(fs *flag.FlagSet, o *httpOptions, logDefault string) {
 	fs.StringVar(&o.logFormat, "log-format", logDefault, "json or text")
 	fs.IntVar(&o.maxConns, "max-connections", 4096, "concurrent client connections; more wait to be accepted")
 	o.memoryLimit = autoMemoryLimit
-	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 16 MiB + 2.5 × hash workers × argon2 memory + 32 KiB per open connection; "off": none (GOMEMLIMIT applies)`)
+	fs.Var(&o.memoryLimit, "memory-limit", `soft memory limit of the Go runtime, e.g. 512MiB; "auto": start-up's footprint + 32 MiB + 64 KiB per open connection (+ 2.5 × hash workers × argon2 memory with --hash-processes=false); "off": none (GOMEMLIMIT applies)`)
+	fs.BoolVar(&o.hashProcesses, "hash-processes", true, "verify and hash passwords in child processes, one per hash worker, at a lower OS priority than request handling")
 	fs.IntVar(&o.tokenDBConns, "token-db-connections", 0, "database connections of /token and the admin API, apart from introspection's (0: as many as the main pool)")
 	fd := service.DefaultFeedConfig()
 	fs.IntVar(&o.feed.MaxStreams, "feed-max-streams", fd.MaxStreams, "open revocation feed streams (GET /revocations) of this instance; more get 503")
@@ -168,11 +172,26 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 	}
 	// A queued login must expect its hash done with a quarter of its timeout to spare.
 	cfg.HashMaxWait = o.requestTimeout * 3 / 4
-	svc, err := service.New(db.New(pool), cfg, service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)),
-		service.WithObserver(m))
+	opts := []service.Option{service.WithLogger(log), service.WithTokenStore(db.New(tokenPool)), service.WithObserver(m)}
+	// argon2id's memory, its garbage and its CPU go to child processes: the collector of
+	// this one never runs for them, and requests get the CPU first.
+	hashMemWorkers := cfg.HashWorkers
+	if hashMemWorkers == 0 {
+		hashMemWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.hashProcesses {
+		hs, err := password.ProcessWorkers(hashMemWorkers)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, service.WithHashers(hs))
+		hashMemWorkers = 0
+	}
+	svc, err := service.New(db.New(pool), cfg, opts...)
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	m.WatchHashing(svc.HashLoad, svc.HashWorkers(), svc.HashCapacity())
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -185,7 +204,7 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 	}
 	memCtx, stopMem := context.WithCancel(ctx)
 	defer stopMem()
-	setMemoryLimit(memCtx, o.memoryLimit, svc.HashWorkers(), cfg.Hash.Memory, conns, log)
+	setMemoryLimit(memCtx, o.memoryLimit, hashMemWorkers, cfg.Hash.Memory, conns, log)
 	if o.issuer == "" {
 		o.issuer = "http://" + ln.Addr().String()
 	}

@@ -1,0 +1,293 @@
+package password
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"time"
+)
+
+// Process is a Hasher in a child process: the argon2id work, its tens of MiB per hash and
+// their garbage leave the server's process, whose garbage collector then never runs for
+// them, and the child runs at a lower OS priority (ServeWorker), so that requests,
+// introspection above all, get the CPU first and hashing what is left. It serves one call
+// at a time, as a Pool's worker does. The child is started on the first call, and again
+// after it failed; a failed call is a *WorkerError.
+type Process struct {
+	// Command returns the command that runs ServeWorker on its standard input and output.
+	Command func() *exec.Cmd
+
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	w   *bufio.Writer
+}
+
+// The protocol, one call at a time: a request is an op byte and length-prefixed fields
+// (uint32, big-endian); the answer a status byte and one field.
+const (
+	opVerify = 'v' // password, PHC string; answer: verdict, or error
+	opHash   = 'h' // password, then m, t, p as decimal fields; answer: PHC string, or error
+
+	statusFalse = 0
+	statusTrue  = 1 // also: a hash follows
+	statusError = 2 // an error message follows
+
+	maxField = 64 << 10
+)
+
+func (p *Process) Verify(pw, phc string) (bool, error) {
+	status, field, err := p.call(opVerify, pw, phc)
+	switch {
+	case err != nil:
+		return false, err
+	case status == statusError:
+		return false, errors.New(field)
+	}
+	return status == statusTrue, nil
+}
+
+func (p *Process) Hash(pw string, par Params) (string, error) {
+	status, field, err := p.call(opHash, pw, fmt.Sprint(par.Memory), fmt.Sprint(par.Time), fmt.Sprint(par.Threads))
+	switch {
+	case err != nil:
+		return "", err
+	case status == statusError:
+		return "", errors.New(field)
+	}
+	return field, nil
+}
+
+// call sends one request and reads its answer, starting the child first if need be. Any
+// failure on the way ends the child.
+func (p *Process) call(op byte, fields ...string) (byte, string, error) {
+	if p.cmd == nil {
+		if err := p.start(); err != nil {
+			return 0, "", &WorkerError{Err: err}
+		}
+	}
+	status, field, err := p.exchange(op, fields)
+	if err != nil {
+		_ = p.Close()
+		return 0, "", &WorkerError{Err: err}
+	}
+	return status, field, nil
+}
+
+func (p *Process) exchange(op byte, fields []string) (byte, string, error) {
+	if err := p.w.WriteByte(op); err != nil {
+		return 0, "", err
+	}
+	for _, f := range fields {
+		if err := writeField(p.w, f); err != nil {
+			return 0, "", err
+		}
+	}
+	if err := p.w.Flush(); err != nil {
+		return 0, "", err
+	}
+	status, err := p.out.ReadByte()
+	if err != nil {
+		return 0, "", err
+	}
+	field, err := readField(p.out)
+	return status, field, err
+}
+
+func (p *Process) start() error {
+	cmd := p.Command()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.cmd, p.in, p.out, p.w = cmd, in, bufio.NewReader(out), bufio.NewWriter(in)
+	return nil
+}
+
+// Close ends the child: its standard input closes, so it exits; one that does not within
+// a second is killed.
+func (p *Process) Close() error {
+	if p.cmd == nil {
+		return nil
+	}
+	cmd := p.cmd
+	p.cmd = nil
+	_ = p.in.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Second):
+		_ = cmd.Process.Kill()
+		return <-done
+	}
+}
+
+func writeField(w *bufio.Writer, s string) error {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.WriteString(s)
+	return err
+}
+
+func readField(r *bufio.Reader) (string, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", err
+	}
+	l := binary.BigEndian.Uint32(n[:])
+	if l > maxField {
+		return "", fmt.Errorf("field of %d bytes", l)
+	}
+	b := make([]byte, l)
+	_, err := io.ReadFull(r, b)
+	return string(b), err
+}
+
+// idleRelease is how long a worker waits for its next call before it gives its memory
+// back to the OS.
+const idleRelease = time.Second
+
+// ServeWorker is the child's side of Process: it answers calls from in on out until in
+// ends. It first lowers its own priority (background); after each call it collects the
+// hash's garbage, so the next call reuses that memory rather than taking more, and after
+// idleRelease without a call it returns it to the OS.
+func ServeWorker(in io.Reader, out io.Writer) error {
+	background()
+	runtime.GOMAXPROCS(1)
+	r, w := bufio.NewReader(in), bufio.NewWriter(out)
+	local := Local{Rand: rand.Reader}
+	ops := make(chan byte)
+	errc := make(chan error, 1)
+	next := make(chan struct{})
+	go func() {
+		for range next {
+			op, err := r.ReadByte()
+			if err != nil {
+				errc <- err
+				return
+			}
+			ops <- op
+		}
+	}()
+	idle := time.NewTimer(idleRelease)
+	for {
+		next <- struct{}{}
+		var op byte
+	wait:
+		for {
+			select {
+			case op = <-ops:
+				break wait
+			case err := <-errc:
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			case <-idle.C:
+				debug.FreeOSMemory()
+			}
+		}
+		status, field, err := serveCall(r, op, local)
+		if err != nil {
+			return err
+		}
+		if err := w.WriteByte(status); err != nil {
+			return err
+		}
+		if err := writeField(w, field); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		runtime.GC()
+		idle.Reset(idleRelease)
+	}
+}
+
+// serveCall reads the rest of one call and does it. Its error is the protocol's; the
+// call's own is in the answer.
+func serveCall(r *bufio.Reader, op byte, local Local) (byte, string, error) {
+	switch op {
+	case opVerify:
+		pw, err := readField(r)
+		if err != nil {
+			return 0, "", err
+		}
+		phc, err := readField(r)
+		if err != nil {
+			return 0, "", err
+		}
+		ok, verr := local.Verify(pw, phc)
+		if verr != nil {
+			return statusError, verr.Error(), nil
+		}
+		if ok {
+			return statusTrue, "", nil
+		}
+		return statusFalse, "", nil
+	case opHash:
+		var f [4]string
+		for i := range f {
+			var err error
+			if f[i], err = readField(r); err != nil {
+				return 0, "", err
+			}
+		}
+		var par Params
+		if _, err := fmt.Sscan(f[1]+" "+f[2]+" "+f[3], &par.Memory, &par.Time, &par.Threads); err != nil {
+			return statusError, "bad parameters", nil
+		}
+		if par.Memory > MaxMemory {
+			return statusError, "memory parameter too large", nil
+		}
+		h, err := local.Hash(f[0], par)
+		if err != nil {
+			return statusError, err.Error(), nil
+		}
+		return statusTrue, h, nil
+	}
+	return 0, "", fmt.Errorf("unknown call %q", op)
+}
+
+// WorkerEnv names the environment variable that makes a jeton process a hashing worker
+// (ServeWorker on its standard input and output) instead of running its command line.
+const WorkerEnv = "JETON_HASH_WORKER"
+
+// ProcessWorkers returns n Process hashers (at least one) that run this program's own
+// executable with WorkerEnv set.
+func ProcessWorkers(n int) ([]Hasher, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	hs := make([]Hasher, max(n, 1))
+	for i := range hs {
+		hs[i] = &Process{Command: func() *exec.Cmd {
+			cmd := exec.Command(exe)
+			cmd.Env = append(os.Environ(), WorkerEnv+"=1")
+			cmd.Stderr = os.Stderr
+			return cmd
+		}}
+	}
+	return hs, nil
+}

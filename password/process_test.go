@@ -1,0 +1,91 @@
+package password
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The test binary is also the hashing worker the Process tests start.
+func TestMain(m *testing.M) {
+	if os.Getenv(WorkerEnv) != "" {
+		if err := ServeWorker(os.Stdin, os.Stdout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var quick = Params{Memory: 64, Time: 1, Threads: 1}
+
+// A Process hashes and verifies as Local does, reports a stored string it cannot verify
+// as such (not as a failed worker), and recovers from a child that died.
+func TestProcess(t *testing.T) {
+	hs, err := ProcessWorkers(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := hs[0].(*Process)
+	t.Cleanup(func() { _ = p.Close() })
+
+	h, err := p.Hash("correct horse battery staple", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Verify("correct horse battery staple", h); !ok || err != nil {
+		t.Fatalf("the child's hash does not verify here: %v %v", ok, err)
+	}
+	for pw, want := range map[string]bool{"correct horse battery staple": true, "wrong": false} {
+		if ok, err := p.Verify(pw, h); ok != want || err != nil {
+			t.Errorf("Verify(%q) = %v, %v; want %v", pw, ok, err, want)
+		}
+	}
+	var we *WorkerError
+	if _, err := p.Verify("x", "$argon2id$nonsense"); err == nil || errors.As(err, &we) {
+		t.Errorf("a malformed hash: %v, want the verification's error", err)
+	}
+
+	if runtime.GOOS == "linux" {
+		if n := normalThreads(t, p.cmd.Process.Pid); n > 0 {
+			t.Errorf("%d threads of the worker run at normal priority, want none", n)
+		}
+	}
+
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
+	if _, err := p.Verify("wrong", h); !errors.As(err, &we) {
+		t.Errorf("a dead worker: %v, want a WorkerError", err)
+	}
+	if ok, err := p.Verify("correct horse battery staple", h); !ok || err != nil {
+		t.Errorf("after a restart: %v, %v", ok, err)
+	}
+}
+
+// normalThreads counts the threads of process pid that run at normal priority: neither
+// under SCHED_IDLE nor at a positive nice value.
+func normalThreads(t *testing.T, pid int) int {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + task.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis start at the 3rd: nice is the
+		// 19th, the scheduling policy the 41st.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if f[16] == "0" && f[38] != strconv.Itoa(schedIdle) {
+			n++
+		}
+	}
+	return n
+}
