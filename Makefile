@@ -59,10 +59,12 @@ bench:
 	$(GO) build -o bin/jeton-bench ./cmd/jeton-bench
 	JETON_BENCH_COMMAND="make bench$(if $(BENCHFLAGS), BENCHFLAGS='$(BENCHFLAGS)')" ./bin/jeton-bench $(BENCHFLAGS)
 
-# bench-full adds 10M tokens over 10,000 tenants and a 5M-token sweep.
+# bench-full adds 10M tokens over 10,000 tenants and a 5M-token sweep, and writes its own
+# report, docs/BENCHMARKS-full.md with docs/benchmarks-full.png.
 bench-full:
 	$(GO) build -o bin/jeton-bench ./cmd/jeton-bench
-	JETON_BENCH_COMMAND="make bench-full$(if $(BENCHFLAGS), BENCHFLAGS='$(BENCHFLAGS)')" ./bin/jeton-bench --full $(BENCHFLAGS)
+	JETON_BENCH_COMMAND="make bench-full$(if $(BENCHFLAGS), BENCHFLAGS='$(BENCHFLAGS)')" ./bin/jeton-bench --full \
+		--out docs/BENCHMARKS-full.md --chart docs/benchmarks-full.png $(BENCHFLAGS)
 
 # chaos runs the full chaos suite (about 8 minutes on 2 cores): its own PostgreSQL primary
 # and synchronous standby, three jeton instances, every fault at length. Results go to

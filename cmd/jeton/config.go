@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os/user"
 	"strings"
@@ -161,11 +162,11 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 // newLogger returns a JSON logger, or text for humans.
-func newLogger(format string, e env) *slog.Logger {
+func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(e.stderr, nil))
+		return slog.New(slog.NewTextHandler(w, nil))
 	}
-	return slog.New(slog.NewJSONHandler(e.stderr, nil))
+	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
 // cliActor names the operating-system user running an admin command, for the audit trail.

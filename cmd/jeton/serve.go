@@ -146,7 +146,9 @@ func isLoopbackHost(h string) bool {
 // becomes http://ADDR of the bound address (dev only). ready, when not nil, is called with
 // the issuer once the listener is open.
 func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Pool, cfg service.Config, ready func(issuer string)) error {
-	log := newLogger(o.logFormat, e)
+	log := newLogger(o.logFormat, e.stderr)
+	accessBuf := newLineBuffer(e.stderr)
+	defer accessBuf.Close()
 	if o.feed.MaxStreams < 1 || o.feed.MaxStreamsPerTenant < 1 || o.feedRetention < 0 {
 		return errors.New("--feed-max-streams and --feed-max-streams-per-tenant must be positive, --feed-retention not negative")
 	}
@@ -216,7 +218,7 @@ func listenAndServe(ctx context.Context, e env, o httpOptions, pool *pgxpool.Poo
 	defer stopFeed()
 	go feed.Run(feedCtx)
 	h, err := api.NewServer(api.Config{Issuer: o.issuer, TrustedProxies: o.trustedProxies, Requests: m, Feed: feed,
-		RequestTimeout: o.requestTimeout, AdminTimeout: o.adminTimeout, RefusalDelay: api.DefaultRefusalDelay}, svc, log)
+		RequestTimeout: o.requestTimeout, AdminTimeout: o.adminTimeout, RefusalDelay: api.DefaultRefusalDelay, AccessLog: newLogger(o.logFormat, accessBuf)}, svc, log)
 	if err != nil {
 		ln.Close()
 		return err
