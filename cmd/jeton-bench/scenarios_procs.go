@@ -100,6 +100,8 @@ func (b *bench) flood(ctx context.Context) error {
 	if fl.err != nil {
 		return fmt.Errorf("flood: %w", fl.err)
 	}
+	// The child saw everything but itself as other processes: the window is the same.
+	fl.r.OtherCPU = in.OtherCPU
 	b.addResult(in)
 	b.addResult(fl.r)
 	b.floodPeak = peak
