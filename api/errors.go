@@ -131,7 +131,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.ErrorContext(c, "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
 	}
 	var te *service.ThrottledError
-	if s.cfg.RefusalDelay > 0 && (errors.Is(err, service.ErrBusy) || errors.As(err, &te)) {
+	if s.cfg.RefusalDelay > 0 && c.FullPath() == "/token" && (errors.Is(err, service.ErrBusy) || errors.As(err, &te)) {
 		s.holdRefusal(c, min(s.cfg.RefusalDelay, time.Duration(max(oe.RetryAfter, 1))*time.Second))
 	}
 	switch oe.Status {

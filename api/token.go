@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/db"
-	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -63,16 +62,14 @@ func (s *Server) token(c *gin.Context) {
 		s.clientCredentials(c, f)
 		return
 	}
-	var login *password.Ticket
 	if grant == service.GrantPassword {
-		// A password login takes its place in the hashing pool first: when the pool is
-		// full, the refusal costs no database work, so a flood of them cannot starve the
-		// logins that were admitted.
-		if login, err = s.svc.AdmitLogin(); err != nil {
+		// A password login finding the hashing pool full is refused before its client is
+		// authenticated: the refusal costs no database work, so a flood of them cannot
+		// starve the logins that were admitted.
+		if err := s.svc.LoginCapacity(); err != nil {
 			s.fail(c, err)
 			return
 		}
-		defer login.Release()
 	}
 	ca, err := s.authenticateForm(c, f, s.svc)
 	if err != nil {
@@ -82,7 +79,7 @@ func (s *Server) token(c *gin.Context) {
 	var resp service.TokenResponse
 	switch grant {
 	case service.GrantPassword:
-		resp, err = s.passwordGrant(c, f, ca, login)
+		resp, err = s.passwordGrant(c, f, ca)
 	case service.GrantRefreshToken:
 		resp, err = s.refreshGrant(c, f, ca)
 	default:
@@ -126,12 +123,12 @@ func (s *Server) clientCredentials(c *gin.Context, f form) {
 }
 
 // RFC 6749 §4.3.2: access token request with the resource owner's credentials.
-func (s *Server) passwordGrant(c *gin.Context, f form, ca db.ClientAuth, ticket *password.Ticket) (service.TokenResponse, error) {
+func (s *Server) passwordGrant(c *gin.Context, f form, ca db.ClientAuth) (service.TokenResponse, error) {
 	username, pw := f.get("username"), f.get("password")
 	if username == "" || pw == "" {
 		return service.TokenResponse{}, badRequest("username and password are required")
 	}
-	l := service.PasswordLogin{Username: username, Password: pw, Scope: f.get("scope"), Actor: actor(c, ca), Ticket: ticket}
+	l := service.PasswordLogin{Username: username, Password: pw, Scope: f.get("scope"), Actor: actor(c, ca)}
 	if ca.Client.ForwardsUserIP && !ca.Client.Public {
 		ip, err := forwardedUserIP(c)
 		if err != nil {

@@ -69,7 +69,11 @@ type IntrospectResult struct {
 // its session and the three epochs. A revoked session is found in the small partial index
 // sessions_revoked (session ids are unique, and a token's session is of its tenant by
 // foreign key), not in the whole sessions table. One statement serves a whole batch of
-// requests: r is one row per request, i its position.
+// requests: r is one row per request, i its position. The token is found by its hash
+// alone first (OFFSET 0 keeps that subquery to itself): with thousands of tenants, the
+// generic plan otherwise went from the tenant's clients to their tokens
+// (tokens_client), which for a client with a million tokens read them all (make
+// bench-full, 10,000 tenants: 250 introspections/s instead of thousands).
 const (
 	introspectCaller = `r.i, c.tenant_id, tn.slug, c.public,
 	c.disabled OR tn.disabled OR tn.deleted_at IS NOT NULL, c.introspect,
@@ -86,10 +90,10 @@ JOIN tenants tn ON tn.id = c.tenant_id`
 	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at` + introspectFrom + `
 LEFT JOIN LATERAL (
 	SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
-	FROM tokens t
+	FROM (SELECT * FROM tokens WHERE hash = r.token OFFSET 0) t
 	JOIN clients tc ON tc.tenant_id = t.tenant_id AND tc.id = t.client_id
 	LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-	WHERE t.hash = r.token AND t.tenant_id = c.tenant_id AND t.kind = 'a' AND t.revoked_at IS NULL
+	WHERE t.tenant_id = c.tenant_id AND t.kind = 'a' AND t.revoked_at IS NULL
 	  AND t.expires_at > r.now
 	  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
 	  AND tc.epoch = t.client_epoch AND NOT tc.disabled

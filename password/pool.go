@@ -87,15 +87,20 @@ func (p *Pool) Admit() (*Ticket, error) {
 	default:
 		return nil, ErrBusy
 	}
-	// Callers are served in rounds of one per worker; this one's computation ends with
-	// the round its place falls in.
-	rounds := (len(p.places) + cap(p.idle) - 1) / cap(p.idle)
-	if p.maxWait > 0 && time.Duration(rounds)*time.Duration(p.took.Load()) > p.maxWait {
+	// Callers are served in rounds of one per worker: this one waits for the rounds of
+	// those ahead of it, none while a worker is free, so a slow estimate (hashes starved
+	// of CPU for a while) never shuts logins out, it only shortens the queue.
+	waits := (len(p.places) - 1) / cap(p.idle)
+	if p.maxWait > 0 && time.Duration(waits)*time.Duration(p.took.Load()) > p.maxWait {
 		<-p.places
 		return nil, ErrBusy
 	}
 	return &Ticket{p: p}, nil
 }
+
+// Full reports whether Admit would refuse for want of a place, right now: a check that
+// costs nothing, for a caller that has work to do before it may take a place.
+func (p *Pool) Full() bool { return len(p.places) >= cap(p.places) }
 
 // Run waits for a worker and runs fn on it. A caller whose ctx ends while it waits (its
 // client went away) is dropped: Run returns ctx's error and fn never runs. fn, once

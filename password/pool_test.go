@@ -107,20 +107,21 @@ func TestPoolDropsCallersGone(t *testing.T) {
 
 // With a MaxWait, a caller that could not expect its turn in time is refused before it
 // waits: here computations took 50 ms lately, two workers serve a round of two at a time,
-// and 120 ms allows two rounds.
+// and 120 ms allows waiting for two rounds. A caller that finds a worker free is never
+// refused, however slow computations were.
 func TestPoolMaxWait(t *testing.T) {
 	p := NewPool(LocalWorkers(2, nil), 100, 120*time.Millisecond)
 	p.Observe(50 * time.Millisecond)
 	var held []*Ticket
-	for i := range 4 {
+	for i := range 6 {
 		tk, err := p.Admit()
 		if err != nil {
-			t.Fatalf("caller %d of two rounds: %v", i+1, err)
+			t.Fatalf("caller %d, behind at most two rounds: %v", i+1, err)
 		}
 		held = append(held, tk)
 	}
 	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
-		t.Fatalf("a fifth caller, a third round: %v, want ErrBusy", err)
+		t.Fatalf("a seventh caller, behind three rounds: %v, want ErrBusy", err)
 	}
 	held[0].Release()
 	tk, err := p.Admit()
@@ -131,4 +132,39 @@ func TestPoolMaxWait(t *testing.T) {
 	for _, tk := range held[1:] {
 		tk.Release()
 	}
+}
+
+// Computations far slower than MaxWait (starved of CPU) shorten the queue to nothing, but
+// callers that find a worker free still get in.
+func TestPoolMaxWaitNeverShutsOut(t *testing.T) {
+	p := NewPool(LocalWorkers(2, nil), 100, time.Second)
+	p.Observe(time.Minute)
+	a, err := p.Admit()
+	if err != nil {
+		t.Fatalf("first caller, a worker free: %v", err)
+	}
+	b, err := p.Admit()
+	if err != nil {
+		t.Fatalf("second caller, a worker free: %v", err)
+	}
+	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a third caller would wait a minute: %v, want ErrBusy", err)
+	}
+	a.Release()
+	b.Release()
+}
+
+// Full tells, without taking a place, whether Admit would find none.
+func TestPoolFull(t *testing.T) {
+	p := NewPool(LocalWorkers(1, nil), 1, 0)
+	a, _ := p.Admit()
+	if p.Full() {
+		t.Fatal("Full with a place left")
+	}
+	b, _ := p.Admit()
+	if !p.Full() {
+		t.Fatal("not Full with every place taken")
+	}
+	a.Release()
+	b.Release()
 }

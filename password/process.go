@@ -16,19 +16,26 @@ import (
 
 // Process is a Hasher in a child process: the argon2id work, its tens of MiB per hash and
 // their garbage leave the server's process, whose garbage collector then never runs for
-// them, and the child runs at a lower OS priority (ServeWorker), so that requests,
+// them, and the child runs at the lowest OS priority (ServeWorker), so that requests,
 // introspection above all, get the CPU first and hashing what is left. It serves one call
 // at a time, as a Pool's worker does. The child is started on the first call, and again
 // after it failed; a failed call is a *WorkerError.
 type Process struct {
 	// Command returns the command that runs ServeWorker on its standard input and output.
 	Command func() *exec.Cmd
+	// Timeout bounds one call (DefaultCallTimeout when 0): past it the child, wedged or
+	// starved of CPU, is killed and the call fails.
+	Timeout time.Duration
 
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
-	w   *bufio.Writer
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	pipe *os.File // the child's standard output, for its read deadline
+	out  *bufio.Reader
+	w    *bufio.Writer
 }
+
+// DefaultCallTimeout bounds a Process call: far above any sane hash, far below forever.
+const DefaultCallTimeout = 30 * time.Second
 
 // The protocol, one call at a time: a request is an op byte and length-prefixed fields
 // (uint32, big-endian); the answer a status byte and one field.
@@ -66,39 +73,54 @@ func (p *Process) Hash(pw string, par Params) (string, error) {
 }
 
 // call sends one request and reads its answer, starting the child first if need be. Any
-// failure on the way ends the child.
+// failure on the way ends the child. A child that had already served calls and fails
+// before answering (it died while idle: killed for memory, say) is replaced and the call,
+// which changes nothing, tried once more.
 func (p *Process) call(op byte, fields ...string) (byte, string, error) {
-	if p.cmd == nil {
-		if err := p.start(); err != nil {
+	for attempt := 0; ; attempt++ {
+		fresh := p.cmd == nil
+		if fresh {
+			if err := p.start(); err != nil {
+				return 0, "", &WorkerError{Err: err}
+			}
+		}
+		status, field, answered, err := p.exchange(op, fields)
+		if err == nil {
+			return status, field, nil
+		}
+		_ = p.Close()
+		if fresh || answered || attempt > 0 {
 			return 0, "", &WorkerError{Err: err}
 		}
 	}
-	status, field, err := p.exchange(op, fields)
-	if err != nil {
-		_ = p.Close()
-		return 0, "", &WorkerError{Err: err}
-	}
-	return status, field, nil
 }
 
-func (p *Process) exchange(op byte, fields []string) (byte, string, error) {
+// exchange does one call; answered says whether any of the answer had arrived when it
+// failed.
+func (p *Process) exchange(op byte, fields []string) (status byte, field string, answered bool, err error) {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	if err := p.pipe.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, "", false, err
+	}
 	if err := p.w.WriteByte(op); err != nil {
-		return 0, "", err
+		return 0, "", false, err
 	}
 	for _, f := range fields {
 		if err := writeField(p.w, f); err != nil {
-			return 0, "", err
+			return 0, "", false, err
 		}
 	}
 	if err := p.w.Flush(); err != nil {
-		return 0, "", err
+		return 0, "", false, err
 	}
-	status, err := p.out.ReadByte()
-	if err != nil {
-		return 0, "", err
+	if status, err = p.out.ReadByte(); err != nil {
+		return 0, "", false, err
 	}
-	field, err := readField(p.out)
-	return status, field, err
+	field, err = readField(p.out)
+	return status, field, true, err
 }
 
 func (p *Process) start() error {
@@ -107,14 +129,19 @@ func (p *Process) start() error {
 	if err != nil {
 		return err
 	}
-	out, err := cmd.StdoutPipe()
+	// A pipe of our own, not StdoutPipe's: reads on it take deadlines.
+	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
 		return err
 	}
-	p.cmd, p.in, p.out, p.w = cmd, in, bufio.NewReader(out), bufio.NewWriter(in)
+	p.cmd, p.in, p.pipe, p.out, p.w = cmd, in, r, bufio.NewReader(r), bufio.NewWriter(in)
 	return nil
 }
 
@@ -127,6 +154,7 @@ func (p *Process) Close() error {
 	cmd := p.cmd
 	p.cmd = nil
 	_ = p.in.Close()
+	defer p.pipe.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -172,7 +200,6 @@ const idleRelease = time.Second
 // idleRelease without a call it returns it to the OS.
 func ServeWorker(in io.Reader, out io.Writer) error {
 	background()
-	runtime.GOMAXPROCS(1)
 	r, w := bufio.NewReader(in), bufio.NewWriter(out)
 	local := Local{Rand: rand.Reader}
 	ops := make(chan byte)
@@ -274,17 +301,21 @@ func serveCall(r *bufio.Reader, op byte, local Local) (byte, string, error) {
 const WorkerEnv = "JETON_HASH_WORKER"
 
 // ProcessWorkers returns n Process hashers (at least one) that run this program's own
-// executable with WorkerEnv set.
+// executable with WorkerEnv set and nothing else of the environment (where the server's
+// secrets may be). On Linux that is /proc/self/exe, the very file this process runs even
+// after a package upgrade replaced or removed it at its path.
 func ProcessWorkers(n int) ([]Hasher, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	hs := make([]Hasher, max(n, 1))
 	for i := range hs {
 		hs[i] = &Process{Command: func() *exec.Cmd {
 			cmd := exec.Command(exe)
-			cmd.Env = append(os.Environ(), WorkerEnv+"=1")
+			cmd.Env = []string{WorkerEnv + "=1"}
 			cmd.Stderr = os.Stderr
 			return cmd
 		}}

@@ -3,10 +3,12 @@ package password
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The test binary is also the hashing worker the Process tests start.
@@ -55,18 +57,33 @@ func TestProcess(t *testing.T) {
 		}
 	}
 
+	// A child that died while idle is replaced, and the call goes through.
+	old := p.cmd.Process.Pid
 	_ = p.cmd.Process.Kill()
 	_, _ = p.cmd.Process.Wait()
-	if _, err := p.Verify("wrong", h); !errors.As(err, &we) {
-		t.Errorf("a dead worker: %v, want a WorkerError", err)
-	}
 	if ok, err := p.Verify("correct horse battery staple", h); !ok || err != nil {
-		t.Errorf("after a restart: %v, %v", ok, err)
+		t.Errorf("after the worker died: %v, %v", ok, err)
+	}
+	if p.cmd == nil || p.cmd.Process.Pid == old {
+		t.Error("the dead worker was not replaced")
 	}
 }
 
-// normalThreads counts the threads of process pid that run at normal priority: neither
-// under SCHED_IDLE nor at a positive nice value.
+// A worker that cannot start, or does not answer in time, fails the call as a WorkerError.
+func TestProcessFailures(t *testing.T) {
+	var we *WorkerError
+	broken := &Process{Command: func() *exec.Cmd { return exec.Command("/nonexistent/jeton") }}
+	if _, err := broken.Verify("pw", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA"); !errors.As(err, &we) {
+		t.Errorf("a worker that cannot start: %v, want a WorkerError", err)
+	}
+	mute := &Process{Command: func() *exec.Cmd { return exec.Command("sleep", "60") }, Timeout: 100 * time.Millisecond}
+	t.Cleanup(func() { _ = mute.Close() })
+	if _, err := mute.Hash("pw", quick); !errors.As(err, &we) {
+		t.Errorf("a worker that never answers: %v, want a WorkerError", err)
+	}
+}
+
+// normalThreads counts the threads of process pid that run at normal priority (nice 0).
 func normalThreads(t *testing.T, pid int) int {
 	t.Helper()
 	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
@@ -80,10 +97,9 @@ func normalThreads(t *testing.T, pid int) int {
 		if err != nil {
 			continue
 		}
-		// Fields after the command's closing parenthesis start at the 3rd: nice is the
-		// 19th, the scheduling policy the 41st.
+		// Fields after the command's closing parenthesis start at the 3rd: nice is the 19th.
 		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if f[16] == "0" && f[38] != strconv.Itoa(schedIdle) {
+		if f[16] == "0" {
 			n++
 		}
 	}

@@ -116,40 +116,29 @@ type PasswordLogin struct {
 	// confidential client flagged forwards_user_ip; the zero Addr when there is none. It is
 	// ignored for any other client.
 	UserIP netip.Addr
-	// Ticket is the login's place in the hashing pool when the caller took it already
-	// (AdmitLogin); PasswordGrant then releases it. nil: PasswordGrant admits the login.
-	Ticket *password.Ticket
 }
 
-// AdmitLogin takes a password login's place in the hashing pool, before anything else is
-// done for it: the HTTP layer calls it before authenticating the client, so that a flood
-// refused for capacity costs no database work at all. It returns ErrBusy when the pool
-// refuses. The ticket goes to PasswordGrant in PasswordLogin.Ticket, or must be released.
-func (s *Service) AdmitLogin() (*password.Ticket, error) {
-	t, err := s.hasher.Admit()
-	if err != nil {
+// LoginCapacity returns ErrBusy when the hashing pool has no place left for a password
+// login right now, as PasswordGrant would find it, without taking one: the HTTP layer asks
+// before authenticating the client, so that a flood refused for capacity costs no
+// database work at all, while a login takes its place only once its client is known.
+func (s *Service) LoginCapacity() error {
+	if s.hasher.Full() {
 		s.obs.HashRejected()
+		return ErrBusy
 	}
-	return t, err
+	return nil
 }
 
 // PasswordGrant runs the resource owner password credentials grant (RFC 6749 §4.3) for an
 // authenticated client. Unknown user, wrong password and disabled user are the same
 // ErrInvalidGrant after the same work, padded to the same time. Before any verification
 // the attempt is admitted to the hashing pool (ErrBusy when it is full; see also
-// PasswordLogin.Ticket) and counted on the
-// brute-force throttles (a *ThrottledError when they refuse it). Other errors:
-// ErrUnauthorizedClient, ErrInvalidScope (as a ValidationError), the context's error when
-// the client went away while waiting for a hashing worker, and the database's.
+// LoginCapacity) and counted on the brute-force throttles (a *ThrottledError when they
+// refuse it). Other errors: ErrUnauthorizedClient, ErrInvalidScope (as a
+// ValidationError), the context's error when the client went away while waiting for a
+// hashing worker, a *password.WorkerError when the worker failed, and the database's.
 func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l PasswordLogin) (TokenResponse, error) {
-	ticket := l.Ticket
-	if ticket == nil {
-		var err error
-		if ticket, err = s.AdmitLogin(); err != nil {
-			return TokenResponse{}, err
-		}
-	}
-	defer ticket.Release()
 	if !allows(ca.Client, GrantPassword) {
 		return TokenResponse{}, ErrUnauthorizedClient
 	}
@@ -163,6 +152,13 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 		// whoever is asked about, so the speed says nothing about users.
 		return TokenResponse{}, ErrInvalidGrant
 	}
+	ticket, err := s.hasher.Admit()
+	if err != nil {
+		s.obs.HashRejected()
+		return TokenResponse{}, err
+	}
+	defer ticket.Release()
+
 	now := s.Now()
 	o := originOf(ca, name, l)
 	actor := l.Actor

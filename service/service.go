@@ -146,6 +146,9 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if s.hashers != nil {
+		workers = len(s.hashers)
+	}
 	queue := cfg.HashQueue
 	if queue <= 0 {
 		queue = 32 * workers

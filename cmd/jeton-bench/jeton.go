@@ -95,12 +95,16 @@ func (p *proc) memory() (rss, hwm int64, err error) {
 		return 0, 0, err
 	}
 	// jeton's password hashing workers are child processes: their memory is jeton's. The
-	// sum of the high-water marks bounds the peak of the sum from above.
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.cmd.Process.Pid, p.cmd.Process.Pid))
-	for _, f := range strings.Fields(string(kids)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			if r, h, err := pidMemory(pid); err == nil {
-				rss, hwm = rss+r, hwm+h
+	// sum of the high-water marks bounds the peak of the sum from above. Each thread lists
+	// the children it started, and a Go program starts them from any of its threads.
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.cmd.Process.Pid))
+	for _, file := range files {
+		kids, _ := os.ReadFile(file)
+		for _, f := range strings.Fields(string(kids)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				if r, h, err := pidMemory(pid); err == nil {
+					rss, hwm = rss+r, hwm+h
+				}
 			}
 		}
 	}

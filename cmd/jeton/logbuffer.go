@@ -19,11 +19,12 @@ const (
 // lineBuffer collects what is written to it (slog writes each record whole, in one Write)
 // and passes it on to w in batches of whole records.
 type lineBuffer struct {
-	w    io.Writer
-	mu   sync.Mutex
-	buf  []byte
-	stop chan struct{}
-	done chan struct{}
+	w      io.Writer
+	mu     sync.Mutex
+	buf    []byte
+	closed bool // after Close, writes go straight to w
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // newLineBuffer returns a lineBuffer on w that flushes every logFlushEvery until Close.
@@ -52,7 +53,7 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 	if len(b.buf)+len(p) > cap(b.buf) {
 		b.flushLocked()
 	}
-	if len(p) > cap(b.buf) {
+	if b.closed || len(p) > cap(b.buf) {
 		return b.w.Write(p)
 	}
 	b.buf = append(b.buf, p...)
@@ -74,9 +75,13 @@ func (b *lineBuffer) flushLocked() {
 	}
 }
 
-// Close writes what is waiting and stops the flushing.
+// Close writes what is waiting and stops the flushing; later writes (a handler still
+// running after a shutdown timed out) go straight to w.
 func (b *lineBuffer) Close() error {
 	close(b.stop)
 	<-b.done
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	return nil
 }
