@@ -8,8 +8,9 @@ import (
 
 // backgroundNice is a hashing worker's nice value, the lowest priority: Linux gives a
 // thread at nice 19 about 1/70 of the CPU of one at 0 when both want it, and all of it
-// otherwise, so logins still progress on a machine that requests keep busy. (SCHED_IDLE,
-// which gives none, measured no better for introspection during a login flood.)
+// otherwise, so logins still progress on a machine that requests keep busy. SCHED_IDLE,
+// which gives none, let less through during make bench's login flood, but would stop
+// every login on a server kept busy by requests.
 const backgroundNice = 19
 
 // background lowers the priority of every thread of this process. On Linux a priority is

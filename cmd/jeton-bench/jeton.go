@@ -95,20 +95,37 @@ func (p *proc) memory() (rss, hwm int64, err error) {
 		return 0, 0, err
 	}
 	// jeton's password hashing workers are child processes: their memory is jeton's. The
-	// sum of the high-water marks bounds the peak of the sum from above. Each thread lists
-	// the children it started, and a Go program starts them from any of its threads.
+	// sum of the high-water marks bounds the peak of the sum from above.
+	for _, pid := range p.children() {
+		if r, h, err := pidMemory(pid); err == nil {
+			rss, hwm = rss+r, hwm+h
+		}
+	}
+	return rss, hwm, nil
+}
+
+// children lists the process's child processes. Each thread lists the children it
+// started, and a Go program starts them from any of its threads.
+func (p *proc) children() []int {
+	var pids []int
 	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.cmd.Process.Pid))
 	for _, file := range files {
 		kids, _ := os.ReadFile(file)
 		for _, f := range strings.Fields(string(kids)) {
 			if pid, err := strconv.Atoi(f); err == nil {
-				if r, h, err := pidMemory(pid); err == nil {
-					rss, hwm = rss+r, hwm+h
-				}
+				pids = append(pids, pid)
 			}
 		}
 	}
-	return rss, hwm, nil
+	return pids
+}
+
+// resetPeak sets VmHWM of the process and its children back to their current RSS (Linux:
+// 5 written to clear_refs).
+func (p *proc) resetPeak() {
+	for _, pid := range append(p.children(), p.cmd.Process.Pid) {
+		_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	}
 }
 
 // pidMemory reads one process's VmRSS and VmHWM, in KiB.

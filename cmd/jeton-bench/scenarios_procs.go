@@ -31,8 +31,11 @@ func rssCap() int64 {
 }
 
 // watchRSS samples p's RSS every 5 ms until the returned function is called, killing p if
-// it passes rssCap. It reports the peak seen (VmHWM included) and whether it killed p.
+// it passes rssCap. It reports the peak seen (VmHWM included) and whether it killed p. The
+// high-water marks of p and its children are reset first, so that the peak is this
+// window's, not start-up's (the dummy hash) or an earlier scenario's.
 func watchRSS(p *proc) func() (peak int64, killed bool) {
+	p.resetPeak()
 	stop := make(chan struct{})
 	var peak atomic.Int64
 	var killed atomic.Bool
