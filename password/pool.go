@@ -87,20 +87,30 @@ func (p *Pool) Admit() (*Ticket, error) {
 	default:
 		return nil, ErrBusy
 	}
-	// Callers are served in rounds of one per worker: this one waits for the rounds of
-	// those ahead of it, none while a worker is free, so a slow estimate (hashes starved
-	// of CPU for a while) never shuts logins out, it only shortens the queue.
-	waits := (len(p.places) - 1) / cap(p.idle)
-	if p.maxWait > 0 && time.Duration(waits)*time.Duration(p.took.Load()) > p.maxWait {
+	if p.refuses(len(p.places) - 1) {
 		<-p.places
 		return nil, ErrBusy
 	}
 	return &Ticket{p: p}, nil
 }
 
-// Full reports whether Admit would refuse for want of a place, right now: a check that
-// costs nothing, for a caller that has work to do before it may take a place.
-func (p *Pool) Full() bool { return len(p.places) >= cap(p.places) }
+// refuses reports whether a caller finding taken places already taken would be refused:
+// no place is left, or it could not expect its turn within maxWait. Callers are served in
+// rounds of one per worker: it waits for the rounds of those ahead of it, none while a
+// worker is free, so a slow estimate (hashes starved of CPU for a while) never shuts
+// logins out, it only shortens the queue.
+func (p *Pool) refuses(taken int) bool {
+	if taken >= cap(p.places) {
+		return true
+	}
+	waits := taken / cap(p.idle)
+	return p.maxWait > 0 && time.Duration(waits)*time.Duration(p.took.Load()) > p.maxWait
+}
+
+// Full reports whether Admit would refuse right now, for want of a place or because the
+// queue is too long for maxWait: a check that costs nothing, for a caller that has work
+// to do before it may take a place (a flood refused here costs no database work).
+func (p *Pool) Full() bool { return p.refuses(len(p.places)) }
 
 // Run waits for a worker and runs fn on it. A caller whose ctx ends while it waits (its
 // client went away) is dropped: Run returns ctx's error and fn never runs. fn, once

@@ -119,11 +119,22 @@ func TestPoolMaxWait(t *testing.T) {
 			t.Fatalf("caller %d, behind at most two rounds: %v", i+1, err)
 		}
 		held = append(held, tk)
+		if i < 5 && p.Full() {
+			t.Fatalf("Full with %d callers admitted, though a %dth would be admitted", i+1, i+2)
+		}
+	}
+	// Full tells the HTTP layer before it authenticates the client: a seventh caller would
+	// be refused for the wait, though places are left.
+	if !p.Full() {
+		t.Fatal("not Full when a seventh caller would be refused for the wait")
 	}
 	if _, err := p.Admit(); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a seventh caller, behind three rounds: %v, want ErrBusy", err)
 	}
 	held[0].Release()
+	if p.Full() {
+		t.Fatal("Full after a release")
+	}
 	tk, err := p.Admit()
 	if err != nil {
 		t.Fatalf("after a release: %v", err)
@@ -154,7 +165,7 @@ func TestPoolMaxWaitNeverShutsOut(t *testing.T) {
 	b.Release()
 }
 
-// Full tells, without taking a place, whether Admit would find none.
+// Full tells, without taking a place, whether Admit would find none (without a MaxWait).
 func TestPoolFull(t *testing.T) {
 	p := NewPool(LocalWorkers(1, nil), 1, 0)
 	a, _ := p.Admit()

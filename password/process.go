@@ -331,6 +331,7 @@ func ProcessWorkers(n int) ([]Hasher, error) {
 		hs[i] = &Process{Command: func() *exec.Cmd {
 			cmd := exec.Command(exe)
 			cmd.Env = []string{WorkerEnv + "=1"}
+			cmd.SysProcAttr = workerAttr()
 			cmd.Stderr = os.Stderr
 			return cmd
 		}}

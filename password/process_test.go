@@ -52,8 +52,17 @@ func TestProcess(t *testing.T) {
 	}
 
 	if runtime.GOOS == "linux" {
-		if n := normalThreads(t, p.cmd.Process.Pid); n > 0 {
+		pid := p.cmd.Process.Pid
+		if n := normalThreads(t, pid); n > 0 {
 			t.Errorf("%d threads of the worker run at normal priority, want none", n)
+		}
+		// In a session of its own, whose scheduling group (where the kernel has autogroup)
+		// has the lowest priority too.
+		if sid := statField(t, pid, 3); sid != strconv.Itoa(pid) {
+			t.Errorf("the worker's session is %s, want its own (%d)", sid, pid)
+		}
+		if ag, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/autogroup"); err == nil && !strings.Contains(string(ag), "nice 19") {
+			t.Errorf("the worker's autogroup: %q, want nice 19", ag)
 		}
 	}
 
@@ -81,6 +90,17 @@ func TestProcessFailures(t *testing.T) {
 	if _, err := mute.Hash("pw", quick); !errors.As(err, &we) {
 		t.Errorf("a worker that never answers: %v, want a WorkerError", err)
 	}
+}
+
+// statField returns field i of /proc/pid/stat counted from the one after the command
+// (0: state, 3: session).
+func statField(t *testing.T, pid, i int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))[i]
 }
 
 // normalThreads counts the threads of process pid that run at normal priority (nice 0).

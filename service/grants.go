@@ -118,8 +118,9 @@ type PasswordLogin struct {
 	UserIP netip.Addr
 }
 
-// LoginCapacity returns ErrBusy when the hashing pool has no place left for a password
-// login right now, as PasswordGrant would find it, without taking one: the HTTP layer asks
+// LoginCapacity returns ErrBusy when the hashing pool would refuse a password login right
+// now (no place left, or a queue too long to be hashed within HashMaxWait), as
+// PasswordGrant would find it, without taking a place: the HTTP layer asks
 // before authenticating the client, so that a flood refused for capacity costs no
 // database work at all, while a login takes its place only once its client is known.
 func (s *Service) LoginCapacity() error {

@@ -16,10 +16,13 @@ import (
 
 // load is one closed-loop load: concurrency workers, each sending its next request as
 // soon as the previous one is answered on a connection of its own (connClient), for a
-// warm-up and then a measured window.
+// warm-up and then a measured window. With a rate, the workers send on a fixed schedule
+// instead, rate requests a second in all, and a latency counts from when the request was
+// due: a server that falls behind is charged for the wait (no coordinated omission).
 type load struct {
 	name        string
 	concurrency int
+	rate        float64 // requests per second across the workers; 0: closed loop
 	// build returns worker w's next request.
 	build func(w int, rng *rand.Rand) *http.Request
 	// check reports whether the answer is the expected one; it may update worker state.
@@ -31,6 +34,7 @@ type load struct {
 type result struct {
 	Name        string
 	Concurrency int
+	Rate        float64 // the fixed rate asked for; 0: closed loop
 	Window      time.Duration
 	OK          int64
 	Errors      int64
@@ -93,9 +97,25 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 				st.statuses = map[int]int64{}
 				rng := rand.New(rand.NewPCG(uint64(li)<<32|uint64(w), uint64(start.UnixNano())))
 				buf := make([]byte, 0, 4096)
+				var every time.Duration // a worker's interval at a fixed rate
+				due := start
+				if l.rate > 0 {
+					every = time.Duration(float64(l.concurrency) / l.rate * float64(time.Second))
+					due = start.Add(every * time.Duration(w) / time.Duration(l.concurrency))
+				}
 				for ctx.Err() == nil && time.Now().UnixNano() < end.Load() {
 					req := l.build(w, rng)
 					t0 := time.Now()
+					if every > 0 {
+						if wait := time.Until(due); wait > 0 {
+							select {
+							case <-ctx.Done():
+								return
+							case <-time.After(wait):
+							}
+						}
+						t0, due = due, due.Add(every)
+					}
 					status, body, err := client.do(ctx, req, buf[:0])
 					buf = body[:0]
 					t1 := time.Now()
@@ -140,7 +160,7 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 	}
 	out := make([]result, len(loads))
 	for li, l := range loads {
-		r := result{Name: l.name, Concurrency: l.concurrency, Window: d, Statuses: map[int]int64{}, OtherCPU: other}
+		r := result{Name: l.name, Concurrency: l.concurrency, Rate: l.rate, Window: d, Statuses: map[int]int64{}, OtherCPU: other}
 		for _, st := range stats[li] {
 			r.InFlight += st.cut
 			r.latencies = append(r.latencies, st.lat...)

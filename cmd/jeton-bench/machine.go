@@ -7,12 +7,23 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 func osExecutable() (string, error) { return os.Executable() }
 
+// ownSession starts a process in a session of its own, as a service manager starts a
+// service and as an attacker's or a resource server's processes are elsewhere. Where the
+// kernel groups processes by session for scheduling (autogroup, on here), the processes of
+// one session share one session's share of the CPU: jeton in the bench's session shared
+// it with the load it was measured under, and the flood's clients with jeton.
+func ownSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// execCommandOutput runs a child of the bench (a ceiling, the flood) in its own session
+// and returns its standard output.
 func execCommandOutput(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = ownSession()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

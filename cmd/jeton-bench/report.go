@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,8 @@ func (b *bench) writeReport() error {
 	w("\n## Throughput and latency\n\n")
 	w("A request counts when its answer arrives inside the window; req/s counts expected answers only, anything else " +
 		"(transport errors, other statuses or bodies) is an error, and every answer is listed by status. \"cut\" counts requests still " +
-		"waiting when the window closed (then cancelled). \"other CPU\" is the share of the machine's CPU time that processes outside the bench " +
+		"waiting when the window closed (then cancelled). A concurrency \"at N/s\" is a fixed rate: the workers send on a schedule, " +
+		"and a latency counts from when the request was due, so a server that falls behind is charged for the wait. \"other CPU\" is the share of the machine's CPU time that processes outside the bench " +
 		"(other sessions' tests share this machine) used during the window.\n\n")
 	w("| scenario | concurrency | req/s | p50 ms | p99 ms | errors | answers | cut | other CPU |\n|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for _, name := range b.order {
@@ -65,7 +67,11 @@ func (b *bench) writeReport() error {
 			w("| %s | %d | %s | | | | hashes/s, one goroutine per CPU | | |\n", r.Name, r.Concurrency, rate(r.RPS))
 			continue
 		}
-		w("| %s | %d | %s | %s | %s | %d | %s | %d | %.0f%% |\n", r.Name, r.Concurrency, rate(r.RPS), ms(r.P50), ms(r.P99),
+		conc := strconv.Itoa(r.Concurrency)
+		if r.Rate > 0 {
+			conc += ", at " + rate(r.Rate) + "/s"
+		}
+		w("| %s | %s | %s | %s | %s | %d | %s | %d | %.0f%% |\n", r.Name, conc, rate(r.RPS), ms(r.P50), ms(r.P99),
 			r.Errors, statusList(r.Statuses), r.InFlight, r.OtherCPU*100)
 	}
 	w("\n![throughput and p99 per scenario](%s)\n\n", filepath.Base(b.cfg.chart))
