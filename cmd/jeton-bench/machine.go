@@ -12,15 +12,20 @@ import (
 
 func osExecutable() (string, error) { return os.Executable() }
 
-// ownSession starts a process in a session of its own, as a service manager starts a
-// service and as an attacker's or a resource server's processes are elsewhere. Where the
-// kernel groups processes by session for scheduling (autogroup, on here), the processes of
-// one session share one session's share of the CPU: jeton in the bench's session shared
-// it with the load it was measured under, and the flood's clients with jeton.
-func ownSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+// ownSessions is --own-sessions: jeton, the ceilings and the flood each start in a
+// session of their own (ownSession).
+var ownSessions bool
 
-// execCommandOutput runs a child of the bench (a ceiling, the flood) in its own session
-// and returns its standard output.
+// ownSession returns how to start a process of the bench: with --own-sessions in a
+// session of its own, as a service manager starts a service and as an attacker's
+// processes are elsewhere. Where the kernel groups processes by session for scheduling
+// (autogroup, on here), the processes of one session share one session's share of the
+// CPU, so the layout moves the figures: by default jeton shares the bench's session (and
+// its share) with the load it is measured under, and the flood's clients with both.
+func ownSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: ownSessions} }
+
+// execCommandOutput runs a child of the bench (a ceiling, the flood) and returns its
+// standard output.
 func execCommandOutput(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.SysProcAttr = ownSession()
@@ -53,6 +58,7 @@ func machineInfo() [][2]string {
 		{"cores (runtime.NumCPU)", fmt.Sprint(runtime.NumCPU())},
 		{"memory", mib(memTotalKiB())},
 		{"kernel", "Linux " + kernel},
+		{"autogroup (CPU shared between sessions first)", autogroup()},
 		{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
 	}
 }
@@ -152,3 +158,15 @@ func (b *bench) plans(ctx context.Context) {
 }
 
 func createFile(path string) (*os.File, error) { return os.Create(path) }
+
+// autogroup reports whether the kernel schedules by session (kernel.sched_autogroup_enabled).
+func autogroup() string {
+	b, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled")
+	switch {
+	case err != nil:
+		return "not available"
+	case strings.TrimSpace(string(b)) == "1":
+		return "on"
+	}
+	return "off"
+}

@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.src, "src", ".", "jeton's module directory (built with go build)")
 	fs.StringVar(&c.seed, "seed", "jeton-bench", "seed of the generated tokens")
 	fs.BoolVar(&c.full, "full", false, "10M tokens over 10,000 tenants and a 5M sweep")
+	fs.BoolVar(&ownSessions, "own-sessions", false, "start jeton, the ceilings and the flood each in a session of its own, as separate services (see ownSession)")
 	only := fs.String("only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames, ","))
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

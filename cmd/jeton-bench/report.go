@@ -91,6 +91,13 @@ func (b *bench) writeReport() error {
 		"trusts the loopback load generator as a proxy (`JETON_TRUSTED_PROXY=127.0.0.1/32`, so the flood and enumeration requests can each carry their own X-Forwarded-For address and no throttle trips) "+
 		"and has no sweeper of its own (`JETON_SWEEP_INTERVAL=0`; the sweep scenario starts a second instance that sweeps). Its log (one JSON line per request) goes to a file.\n",
 		cfg.Hash.Memory, cfg.Hash.Time, cfg.Hash.Threads, cfg.AccessTTL)
+	if ownSessions {
+		w("- Sessions (`--own-sessions`): jeton, each ceiling and the flood run in a session of their own, as separate services would; " +
+			"where the kernel's autogroup is on (see Machine), each session gets an equal share of the CPU when they compete.\n")
+	} else {
+		w("- Sessions: jeton, the ceilings and the flood run in the bench's own session and share its part of the CPU " +
+			"where the kernel's autogroup is on (see Machine), which shares the CPU between sessions first; `--own-sessions` starts each in a session of its own.\n")
+	}
 	w("- Ceilings, each in a child process (`jeton-bench ceiling`): the naive handler (Gin, no client authentication, one pgx `SELECT ... FROM tokens WHERE hash = $1` per request) "+
 		"with %d database connections (%s); a handler that does client_credentials' writes alone "+
 		"(the token INSERT and its event INSERT in one statement, same pool); argon2id with jeton's parameters on runtime.NumCPU() = %d goroutines.\n",
