@@ -63,8 +63,8 @@ func (s *Server) token(c *gin.Context) {
 		return
 	}
 	if grant == service.GrantPassword {
-		// A password login finding the hashing pool full is refused before its client is
-		// authenticated: the refusal costs no database work, so a flood of them cannot
+		// A password login the hashing pool would refuse (no place left, or a queue too
+		// long for the request timeout) is refused before its client is authenticated: the refusal costs no database work, so a flood of them cannot
 		// starve the logins that were admitted.
 		if err := s.svc.LoginCapacity(); err != nil {
 			s.fail(c, err)

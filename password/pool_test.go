@@ -120,7 +120,7 @@ func TestPoolMaxWait(t *testing.T) {
 		}
 		held = append(held, tk)
 		if i < 5 && p.Full() {
-			t.Fatalf("Full with %d callers admitted, though a %dth would be admitted", i+1, i+2)
+			t.Fatalf("Full with %d callers admitted, though one more would be admitted", i+1)
 		}
 	}
 	// Full tells the HTTP layer before it authenticates the client: a seventh caller would

@@ -44,7 +44,7 @@ func startProc(ctx context.Context, name, bin string, args, env []string, base, 
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(logPath)}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = ownSession()
-	p.cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	p.cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM // jeton drains, then exits
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	start := time.Now()
 	if err := p.cmd.Start(); err != nil {

@@ -107,6 +107,9 @@ func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{
 					req := l.build(w, rng)
 					t0 := time.Now()
 					if every > 0 {
+						if due.UnixNano() >= end.Load() {
+							return // due after the window: nothing more to send
+						}
 						if wait := time.Until(due); wait > 0 {
 							select {
 							case <-ctx.Done():

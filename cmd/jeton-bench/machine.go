@@ -16,16 +16,19 @@ func osExecutable() (string, error) { return os.Executable() }
 // session of their own (ownSession).
 var ownSessions bool
 
-// ownSession returns how to start a process of the bench: with --own-sessions in a
-// session of its own, as a service manager starts a service and as an attacker's
-// processes are elsewhere. Where the kernel groups processes by session for scheduling
+// ownSession returns how to start a process of the bench: killed if the bench dies, and
+// with --own-sessions in a session of its own (where a terminal's signals no longer reach
+// it), as a service manager starts a service and as an attacker's processes are
+// elsewhere. Where the kernel groups processes by session for scheduling
 // (autogroup, on here), the processes of one session share one session's share of the
 // CPU, so the layout moves the figures: by default jeton shares the bench's session (and
 // its share) with the load it is measured under, and the flood's clients with both.
-func ownSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: ownSessions} }
+func ownSession() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setsid: ownSessions, Pdeathsig: syscall.SIGKILL}
+}
 
-// execCommandOutput runs a child of the bench (a ceiling, the flood) and returns its
-// standard output.
+// execCommandOutput runs a child of the bench (a ceiling, the flood, pprof) and returns
+// its standard output.
 func execCommandOutput(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.SysProcAttr = ownSession()

@@ -177,7 +177,6 @@ type bench struct {
 	firstStart time.Duration
 	seedTime   time.Duration
 	profile    section
-	floodPeak  int64
 	idleRSS    int64
 	sweepNotes []string
 	loadStart  string

@@ -29,8 +29,9 @@ func main() {
 
 // hashWorker runs this process as one of serve's password hashing workers
 // (password.ProcessWorkers) until its parent closes its standard input, then exits. It
-// ignores SIGINT and SIGTERM, which reach the whole process group from a terminal or a
-// container runtime: its parent ends it when it has drained.
+// ignores SIGINT and SIGTERM, which a terminal, a container runtime or an operator may send
+// to every jeton process (on Linux it is in a session of its own; elsewhere in the
+// server's process group): its parent ends it when it has drained.
 func hashWorker() {
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	if err := password.ServeWorker(os.Stdin, os.Stdout); err != nil {
