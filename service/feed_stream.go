@@ -5,6 +5,8 @@ package service
 
 import (
 	"context"
+	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -37,6 +39,7 @@ type Subscription struct {
 	live    bool
 	pending []FeedEvent
 	recheck bool      // a client or tenant event went out: is the client still allowed?
+	ending  bool      // access ended: pending holds the last revocations, then the stream ends
 	secret  [32]byte  // SHA-256 of the secret the stream authenticated with
 	checked time.Time // when the client's access was last checked
 }
@@ -45,8 +48,12 @@ type Subscription struct {
 // revocation in id order, and a ping after Heartbeat of silence. After a client event of
 // the subscriber's own client, or a tenant event, it checks that the client may still
 // follow the feed. It returns ErrFeedShutdown, ErrFeedTooSlow, ErrFeedAccessEnded, ctx's
-// error or the database's; the stream is over then.
+// error or the database's; the stream is over then. A stream whose client lost access by a
+// revocation (its client's or its tenant's) delivers the revocations up to that one first.
 func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
+	if s.ending && len(s.pending) == 0 {
+		return FeedEvent{}, ErrFeedAccessEnded
+	}
 	for len(s.pending) == 0 {
 		select {
 		case <-s.gone:
@@ -60,21 +67,67 @@ func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
 	// A client that lost introspect or had its secret rotated out writes no revocation, so
 	// access is also checked at each heartbeat, and before events go out once recheckEvery
 	// has passed since the last check.
-	if s.recheck || time.Since(s.checked) >= recheckEvery {
+	if !s.ending && (s.recheck || time.Since(s.checked) >= recheckEvery) {
 		s.recheck, s.checked = false, time.Now()
 		if err := s.f.allowed(ctx, s); err != nil {
-			return FeedEvent{}, err
+			if !errors.Is(err, ErrFeedAccessEnded) {
+				return FeedEvent{}, err
+			}
+			told, lerr := s.lastWords(ctx)
+			if lerr != nil {
+				return FeedEvent{}, lerr
+			}
+			if !told {
+				return FeedEvent{}, err
+			}
+			s.ending = true
 		}
 	}
 	ev := s.pending[0]
 	if s.pending = s.pending[1:]; len(s.pending) == 0 {
 		s.pending = nil
 	}
-	if r := ev.Revocation; ev.Type == FeedRevoke &&
-		(r.Kind == db.RevokedTenant || r.Kind == db.RevokedClient && r.Subject == s.clientID) {
+	if !s.ending && s.endsAccess(ev) {
 		s.recheck = true
 	}
 	return ev, nil
+}
+
+// endsAccess reports whether ev may have ended the subscriber's access: a revocation of its
+// own client or of its tenant.
+func (s *Subscription) endsAccess(ev FeedEvent) bool {
+	r := ev.Revocation
+	return ev.Type == FeedRevoke && (r.Kind == db.RevokedTenant || r.Kind == db.RevokedClient && r.Subject == s.clientID)
+}
+
+// lastWords runs when the client has lost access: of the revocations queued and those the
+// log holds beyond them (committed, like the change the check saw), it keeps those up to
+// the first that ended the access, so that the stream tells why before it ends; a check
+// can come before that revocation reaches the stream (at a heartbeat, or once
+// recheckEvery has passed). It reports false when none of them did (introspect removed,
+// secret rotated out): nothing more goes out then.
+func (s *Subscription) lastWords(ctx context.Context) (bool, error) {
+	var evs []FeedEvent
+	for _, ev := range s.pending {
+		if ev.Type == FeedRevoke {
+			evs = append(evs, ev)
+		}
+	}
+	p, err := s.f.store.TenantRevocations(ctx, s.tenant, s.sent, math.MaxInt64, feedPage)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range p.Rows {
+		evs = append(evs, FeedEvent{Type: FeedRevoke, ID: r.ID, Revocation: r})
+	}
+	for i, ev := range evs {
+		if s.endsAccess(ev) {
+			s.pending = evs[:i+1]
+			s.sent = ev.ID
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // recheckEvery bounds how long a stream keeps delivering after its client lost access by

@@ -114,3 +114,36 @@ func TestFeedAccessRecheck(t *testing.T) {
 		t.Fatalf("after its client lost introspect: %v, want ErrFeedAccessEnded", err)
 	}
 }
+
+// TestFeedTellsWhyBeforeEnding: a check that finds the client deleted before the deletion's
+// revocation reached the stream (here at a heartbeat; under load also once recheckEvery has
+// passed) still delivers that revocation, from the log, and then ends the stream.
+func TestFeedTellsWhyBeforeEnding(t *testing.T) {
+	e := newSweepEnv(t, nil)
+	ctx := context.Background()
+	rs, _, err := e.svc.CreateClient(ctx, cli, "a", ClientSpec{Name: "api", Introspect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFeed(db.New(e.pool), FeedConfig{Heartbeat: 20 * time.Millisecond}, nil)
+	close(f.known)
+	s := mustSubscribe(t, f, subscriber(e.app.Tenant.ID, rs.ID))
+	mustNext(t, s) // ready
+	if err := e.svc.DeleteClient(ctx, cli, "a", rs.ID); err != nil {
+		t.Fatal(err)
+	}
+	var last FeedEvent
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, ErrFeedAccessEnded) {
+				t.Fatalf("the stream ended with %v, want ErrFeedAccessEnded", err)
+			}
+			break
+		}
+		last = ev
+	}
+	if r := last.Revocation; last.Type != FeedRevoke || r.Kind != db.RevokedClient || r.Subject != rs.ID {
+		t.Fatalf("the last event before the end: %+v, want the client's own revocation", last)
+	}
+}
