@@ -2,9 +2,11 @@ package db
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // LoginCounters names the three counters one password login reserves a unit on: its
@@ -42,6 +44,9 @@ type Reservation struct {
 	Limits []string
 	// RetryAt is when every limit that refused will have lifted.
 	RetryAt time.Time
+	// User is the tenant's user with the username counted on, read in the same round trip
+	// and transaction; nil when there is none.
+	User *User
 }
 
 // limitNames names the limit behind each kind of counter.
@@ -84,17 +89,39 @@ ON CONFLICT (kind, ip, username, tenant_id) DO UPDATE SET (failures, refused, bl
 RETURNING t.kind, t.refused > 0, COALESCE(t.blocked_until, t.expires_at)`
 
 // ReserveLogin counts one attempt on the three counters in one statement, before the
-// password is verified, and decides from the counts it returns. A refused attempt must be
-// given back with RefuseLogin, an attempt that ends without a verdict with ReturnLogin;
-// LoginSucceeded settles a success; a wrong password keeps its unit. It returns the
-// database's error.
+// password is verified, and decides from the counts it returns; the user the attempt names
+// is read in the same round trip (one batch, one transaction), as Reservation.User. A
+// refused attempt must be given back with RefuseLogin, an attempt that ends without a
+// verdict with ReturnLogin; IssueLogin settles a success; a wrong password keeps its unit.
+// It returns the database's error.
 func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits, now time.Time) (Reservation, error) {
-	var r Reservation
-	rows, err := s.pool.Query(ctx, reserveLogin, c.TenantID, c.Username, c.IP, c.IPTenant, now,
+	var b pgx.Batch
+	b.Queue(reserveLogin, c.TenantID, c.Username, c.IP, c.IPTenant, now,
 		l.BackoffAfter, l.BackoffBase.Seconds(), l.BackoffMax.Seconds(), l.BackoffReset.Seconds(),
 		l.UserLimit, l.IPLimit, l.Window.Seconds(), l.KnownFor.Seconds(), max(l.BackoffAfterKnown, l.BackoffAfter))
+	b.Queue(userByUsername, c.TenantID, c.Username)
+	br := s.pool.SendBatch(ctx, &b)
+	r, err := reservation(br)
+	if err == nil {
+		var u User
+		if u, err = scanUser(br.QueryRow()); err == nil {
+			r.User = &u
+		} else if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return r, translate("reserve login", err)
+}
+
+// reservation reads what reserveLogin returned.
+func reservation(br pgx.BatchResults) (Reservation, error) {
+	var r Reservation
+	rows, err := br.Query()
 	if err != nil {
-		return r, translate("reserve login", err)
+		return r, err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -102,7 +129,7 @@ func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits
 		var refused bool
 		var retry time.Time
 		if err := rows.Scan(&kind, &refused, &retry); err != nil {
-			return r, translate("reserve login", err)
+			return r, err
 		}
 		if !refused {
 			continue
@@ -113,7 +140,7 @@ func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits
 			r.RetryAt = retry
 		}
 	}
-	return r, translate("reserve login", rows.Err())
+	return r, rows.Err()
 }
 
 // loginCounters matches the three rows of LoginCounters ($1 to $4): the address counter's
@@ -162,20 +189,19 @@ func (s *Store) RefuseLogin(ctx context.Context, c LoginCounters, ev Event, wind
 }
 
 // The known address is refreshed at most hourly, which is plenty for a 30-day memory and
-// spares a write per login.
-const loginSucceeded = `WITH ` + lockCounters + `, p AS (
+// spares a write per login. It runs after issueLogin in the same transaction ($1 to $4 the
+// counters, $5 the user, $6 now) and settles only when that login's session ($7) was
+// written: a stale login is given back with ReturnLogin instead.
+const loginSucceeded = `WITH l AS (
+	SELECT t.ctid, t.kind FROM login_throttles t WHERE ` + loginCounters + `
+	  AND EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = $1 AND s.id = $7)
+	ORDER BY t.kind FOR UPDATE
+), p AS (
 	DELETE FROM login_throttles t USING l WHERE t.ctid = l.ctid AND l.kind = 'p'
 ), ui AS (
 	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid AND l.kind <> 'p'
 )
-INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at) VALUES ($1, $5, $3, $6)
+INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at)
+SELECT $1, $5, $3, $6 WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = $1 AND s.id = $7)
 ON CONFLICT (tenant_id, user_id, ip) DO UPDATE SET last_success_at = EXCLUDED.last_success_at
 WHERE k.last_success_at < EXCLUDED.last_success_at - interval '1 hour'`
-
-// LoginSucceeded settles a successful login of user in one statement: the username and
-// address counters get their unit back, the (username, address) counter is cleared, and
-// the address becomes known for the user as of now. It returns the database's error.
-func (s *Store) LoginSucceeded(ctx context.Context, c LoginCounters, user uuid.UUID, now time.Time) error {
-	_, err := s.pool.Exec(ctx, loginSucceeded, c.TenantID, c.Username, c.IP, c.IPTenant, user, now)
-	return translate("login succeeded", err)
-}

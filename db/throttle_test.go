@@ -145,9 +145,7 @@ func TestReserveLoginUserLimitSparesKnownAddress(t *testing.T) {
 	if r := f.mustReserve(known, t0); r.Refused {
 		t.Fatal(r)
 	}
-	if err := f.store.LoginSucceeded(context.Background(), known, u.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	f.mustSucceed(known, u, t0)
 	if got := f.failures(&a, "p", u.Username, known.IP); got != -1 {
 		t.Errorf("pair after a success: %d failures, want no row", got)
 	}
@@ -165,7 +163,7 @@ func TestReserveLoginUserLimitSparesKnownAddress(t *testing.T) {
 	stranger := known
 	stranger.IP = "203.0.113.99"
 	r := f.mustReserve(stranger, t0.Add(time.Minute))
-	if diff := cmp.Diff(db.Reservation{Refused: true, Limits: []string{"user"}, RetryAt: t0.Add(time.Hour)}, r); diff != "" {
+	if diff := cmp.Diff(db.Reservation{Refused: true, Limits: []string{"user"}, RetryAt: t0.Add(time.Hour), User: &u}, r); diff != "" {
 		t.Errorf("a new address (-want +got):\n%s", diff)
 	}
 	if r := f.mustReserve(known, t0.Add(time.Minute)); r.Refused {
@@ -316,6 +314,62 @@ func TestRehashPassword(t *testing.T) {
 	}
 }
 
+// login returns a password-grant login of u, counted on c, at at, by a new client.
+func (f fixture) login(c db.LoginCounters, u db.User, at time.Time) db.Login {
+	f.t.Helper()
+	client, _ := f.mustClientUser(c.TenantID)
+	return db.Login{TenantID: c.TenantID, ClientID: client, UserID: u.ID, SessionID: uuid.New(), Now: at,
+		SessionExpiresAt: at.Add(time.Hour), Epochs: db.Epochs{Tenant: 1, Client: 1, User: &u.Epoch},
+		Access: db.NewToken{Hash: randomHash(f.t), ID: uuid.New(), ExpiresAt: at.Add(time.Minute)},
+		Event:  ev("login_success"), Counters: c}
+}
+
+// mustSucceed records a successful login of u counted on c at at.
+func (f fixture) mustSucceed(c db.LoginCounters, u db.User, at time.Time) {
+	f.t.Helper()
+	if err := f.store.IssueLogin(context.Background(), f.login(c, u, at)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// A reservation reads the user it counts on; a login that turns out stale (the user's
+// epoch moved since it was read) settles nothing, a written one settles its counters.
+func TestIssueLoginSettlesItsReservation(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustTenant("a").ID
+	u := f.mustUser(a)
+	c := db.LoginCounters{TenantID: a, Username: u.Username, IP: "198.51.100.7"}
+	r := f.mustReserve(c, t0)
+	if r.Refused || r.User == nil || r.User.ID != u.ID || r.User.PasswordHash != u.PasswordHash {
+		t.Fatalf("reservation: %+v, want user %s", r, u.ID)
+	}
+	nobody := c
+	nobody.Username = "nobody"
+	if r := f.mustReserve(nobody, t0); r.User != nil {
+		t.Errorf("reservation for an unknown username read %+v", r.User)
+	}
+	counts := func() [3]int {
+		return [3]int{f.failures(&a, "p", u.Username, c.IP), f.failures(&a, "u", u.Username, ""),
+			f.failures(nil, "i", "", c.IP)}
+	}
+	known := func() int {
+		return f.count(`SELECT count(*) FROM known_ips WHERE tenant_id = $1 AND user_id = $2`, a, u.ID)
+	}
+	stale := f.login(c, u, t0)
+	moved := u.Epoch + 1
+	stale.Epochs.User = &moved
+	if err := f.store.IssueLogin(context.Background(), stale); !errors.Is(err, db.ErrStale) {
+		t.Fatalf("stale login: %v, want ErrStale", err)
+	}
+	if got, want := counts(), [3]int{1, 1, 2}; got != want || known() != 0 {
+		t.Errorf("after a stale login: counters %v, %d known addresses; want %v and none", got, known(), want)
+	}
+	f.mustSucceed(c, u, t0)
+	if got, want := counts(), [3]int{-1, 0, 1}; got != want || known() != 1 {
+		t.Errorf("after a login: counters %v, %d known addresses; want %v and one", got, known(), want)
+	}
+}
+
 // mustUser creates a user of the tenant.
 func (f fixture) mustUser(tenant uuid.UUID) db.User {
 	f.t.Helper()
@@ -336,9 +390,7 @@ func TestReserveLoginKnownAddressBacksOffLater(t *testing.T) {
 	l := limits
 	l.BackoffAfterKnown, l.UserLimit, l.IPLimit = 10, 100, 100
 	known := db.LoginCounters{TenantID: a, Username: u.Username, IP: "198.51.100.7"}
-	if err := f.store.LoginSucceeded(context.Background(), known, u.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	f.mustSucceed(known, u, t0)
 	stranger := known
 	stranger.IP = "203.0.113.1"
 	for _, tt := range []struct {

@@ -71,6 +71,9 @@ type Login struct {
 	Access           NewToken
 	Refresh          *NewToken
 	Event            Event
+	// Counters are the throttle counters the login reserved a unit on (ReserveLogin): the
+	// login settles them as a success in the same transaction.
+	Counters LoginCounters
 }
 
 // The whole login is one statement: nothing is written unless the tenant, client and user
@@ -100,7 +103,10 @@ const issueLogin = `WITH ok AS (
 )
 SELECT count(*) FROM s`
 
-// IssueLogin records l in one statement. It returns ErrStale, having written nothing, when
+// IssueLogin records l in one statement and, in the same round trip and transaction,
+// settles l.Counters as a success: the username and address counters get their unit
+// back, the (username, address) counter is cleared, and the address becomes known for the
+// user as of l.Now. It returns ErrStale, having written nothing and settled nothing, when
 // the tenant, client or user was disabled or had its epoch moved since l.Epochs were read.
 func (s *Store) IssueLogin(ctx context.Context, l Login) error {
 	var rhash []byte
@@ -112,7 +118,20 @@ func (s *Store) IssueLogin(ctx context.Context, l Login) error {
 	args := append([]any{l.TenantID, l.Epochs.Tenant, l.ClientID, l.Epochs.Client, l.UserID,
 		l.Epochs.User, l.SessionID, l.Scope, l.Now, l.SessionExpiresAt, l.Access.Hash, l.Access.ID,
 		l.Access.ExpiresAt, rhash, rid, rexp}, eventArgs(l.Event)...)
-	return expectOne(s.pool.QueryRow(ctx, issueLogin, args...), "issue login")
+	c := l.Counters
+	var b pgx.Batch
+	b.Queue(issueLogin, args...)
+	b.Queue(loginSucceeded, c.TenantID, c.Username, c.IP, c.IPTenant, l.UserID, l.Now, l.SessionID)
+	br := s.pool.SendBatch(ctx, &b)
+	err := expectOne(br.QueryRow(), "issue login")
+	if err == nil {
+		_, err = br.Exec()
+		err = translate("settle login", err)
+	}
+	if cerr := br.Close(); err == nil {
+		err = translate("issue login", cerr)
+	}
+	return err
 }
 
 // ClientToken is a client_credentials access token to record, issued on the client and

@@ -172,7 +172,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 		s.obs.LoginThrottled()
 		return TokenResponse{}, s.refuse(ctx, ca, o, actor, res, now)
 	}
-	u, verdict, err := s.verifyUser(ctx, ticket, ca.Tenant.ID, name, l.Password)
+	u, verdict, err := s.verifyUser(ctx, ticket, res.User, l.Password)
 	if err != nil {
 		s.giveBack(ctx, o.counters)
 		return TokenResponse{}, err
@@ -209,6 +209,7 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 	if o.via != "" {
 		login.Event.Detail["forwarded_by"] = o.via
 	}
+	login.Counters = o.counters
 	if err := s.store.IssueLogin(ctx, login); err != nil {
 		s.giveBack(ctx, o.counters)
 		if errors.Is(err, db.ErrStale) {
@@ -217,9 +218,6 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
 	}
 	// The tokens are issued: what follows may fail without failing the login.
-	if err := s.store.LoginSucceeded(ctx, o.counters, u.ID, now); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "login success not settled", slog.String("err", err.Error()))
-	}
 	if verdict.rehash != "" {
 		if _, err := s.store.RehashPassword(ctx, ca.Tenant.ID, u.ID, u.PasswordHash, u.Epoch, verdict.rehash); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "password not rehashed", slog.String("err", err.Error()))
@@ -269,28 +267,25 @@ type verdict struct {
 	rehash string
 }
 
-// verifyUser finds the user and verifies the password on a hashing worker, doing one
-// argon2id verification on every path (against the dummy hash for an unknown user) and
-// padding every failure to the time of the slowest parameters stored. No database
-// connection is held while it waits for the worker or hashes. It returns the context's
-// error when the client went away while waiting, and the database's.
-func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, tenant uuid.UUID, name, pw string) (db.User, verdict, error) {
+// verifyUser verifies the password of found (nil: no such user) on a hashing worker,
+// doing one argon2id verification on every path (against the dummy hash for an unknown
+// user) and padding every failure to the time of the slowest parameters stored. No
+// database connection is held while it waits for the worker or hashes. It returns the
+// context's error when the client went away while waiting.
+func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, found *db.User, pw string) (db.User, verdict, error) {
 	var v verdict
+	var u db.User
 	hash := s.dummy
-	u, err := s.store.UserByUsername(ctx, tenant, name)
-	switch {
-	case errors.Is(err, db.ErrNotFound):
+	if found == nil {
 		v.reason = "unknown_user"
-	case err != nil:
-		return u, v, fmt.Errorf("password grant: %w", err)
-	default:
-		hash = u.PasswordHash
+	} else {
+		u, hash = *found, found.PasswordHash
 	}
 	var ok bool
 	var took time.Duration
 	var verr error
 	queued := time.Now()
-	err = ticket.Run(ctx, func(h password.Hasher) {
+	err := ticket.Run(ctx, func(h password.Hasher) {
 		s.obs.HashWaited(time.Since(queued))
 		if s.duringHash != nil {
 			s.duringHash()

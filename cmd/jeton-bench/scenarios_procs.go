@@ -11,13 +11,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -109,6 +112,15 @@ func (b *bench) flood(ctx context.Context) error {
 			ms(unloaded.P99), in.RPS/unloaded.RPS, statusList(fl.Statuses), peak),
 		"≤ 1.5×", metStr(in.OK > 0 && ratio <= 1.5 && in.Errors == 0))
 
+	beside, hashRate, err := b.besideHashing(ctx, b.introspectLoad("introspect-live beside hashing", b.main.base, b.w.pickLive, true))
+	if err != nil {
+		return err
+	}
+	b.addResult(beside)
+	b.addTarget(fmt.Sprintf("introspect p99 beside %d busy hashing processes, no flood", workers()),
+		fmt.Sprintf("%.2f× (%s vs %s ms unloaded; throughput %.2f× the unloaded; %.1f hashes/s)", float64(beside.P99)/float64(unloaded.P99),
+			ms(beside.P99), ms(unloaded.P99), beside.RPS/unloaded.RPS, hashRate), "report only", "report only")
+
 	paced := b.introspectLoad("introspect-live, fixed rate", b.main.base, b.w.pickLive, true)
 	paced.rate = math.Round(unloaded.RPS / 4)
 	steady := runLoads(ctx, b.cfg.warmup, b.cfg.duration, paced)[0]
@@ -125,6 +137,63 @@ func (b *bench) flood(ctx context.Context) error {
 		fmt.Sprintf("%.2f× (%s vs %s ms at %s req/s without the flood)", float64(in.P99)/float64(steady.P99), ms(in.P99), ms(steady.P99),
 			rate(paced.rate)), "report only", "report only")
 	return nil
+}
+
+// besideHashing runs l while workers() hashing processes exactly like jeton's own (the
+// jeton binary as a hash worker: nice 19, a session and autogroup of its own) verify
+// passwords back to back, and no request reaches /token: what hashes in progress alone
+// cost introspection on this machine, whatever jeton does about a flood. It returns l's
+// result and the hashes per second done in its window.
+func (b *bench) besideHashing(ctx context.Context, l load) (result, float64, error) {
+	par := service.DefaultConfig().Hash
+	hashers := make([]*password.Process, workers())
+	for i := range hashers {
+		hashers[i] = &password.Process{Command: func() *exec.Cmd {
+			cmd := exec.Command(b.jetonBin)
+			cmd.Env = []string{password.WorkerEnv + "=1"}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+			return cmd
+		}}
+		defer hashers[i].Close()
+	}
+	phc, err := hashers[0].Hash("a benchmark password of some length", par)
+	if err != nil {
+		return result{}, 0, fmt.Errorf("hashing process: %w", err)
+	}
+	var measuring atomic.Bool
+	var hashes atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errc := make(chan error, len(hashers))
+	for _, h := range hashers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := h.Verify("a benchmark password of some length", phc); err != nil {
+					errc <- err
+					return
+				}
+				if measuring.Load() {
+					hashes.Add(1)
+				}
+			}
+		})
+	}
+	time.AfterFunc(b.cfg.warmup, func() { measuring.Store(true) })
+	r := runLoads(ctx, b.cfg.warmup, b.cfg.duration, l)[0]
+	measuring.Store(false)
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return r, 0, fmt.Errorf("hashing process: %w", err)
+	default:
+	}
+	return r, float64(hashes.Load()) / b.cfg.duration.Seconds(), nil
 }
 
 // floodKilled reports whether the bench killed jeton during a flood (its RSS ran away),
