@@ -108,9 +108,10 @@ func unavailable(err error) bool {
 // (insufficient resources: too many connections, disk full, out of memory), 57P01
 // (shutdown or pg_terminate_backend), 57P02 (another backend crashed), 57P03 (starting up
 // or shutting down), 57P05 (idle_session_timeout), 57014 (statement_timeout or a cancel),
-// 55P03 (lock_timeout) and 25006 (read-only: a standby, mid-failover).
+// 55P03 (lock_timeout), 25006 (read-only: a standby, mid-failover) and class 40
+// (transaction rollback: a deadlock or serialization failure, which a retry gets past).
 func unavailableState(code string) bool {
-	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") {
+	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "40") {
 		return true
 	}
 	switch code {

@@ -38,6 +38,8 @@ func TestUnavailable(t *testing.T) {
 		{"statement timeout", &pgconn.PgError{Code: "57014"}, true},
 		{"lock timeout", &pgconn.PgError{Code: "55P03"}, true},
 		{"a standby, mid-failover", &pgconn.PgError{Code: "25006"}, true},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, true},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, true},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
 		{"database dropped", &pgconn.PgError{Code: "57P04"}, false},

@@ -93,9 +93,11 @@ func (s *Store) SweepRevocations(ctx context.Context, before time.Time, n int) (
 	return s.sweep(ctx, "sweep revocations", sweepRevocations, before, n)
 }
 
-// Throttle rows go once their window (or a pair's back-off memory) has passed.
+// Throttle rows go once their window (or a pair's back-off memory) has passed. Rows a
+// login holds are skipped, not waited for: logins lock their three rows in kind order, and
+// a sweep taking the same rows in another order could deadlock with them.
 const sweepLoginThrottles = `DELETE FROM login_throttles d
-WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM login_throttles t WHERE t.expires_at < $1 LIMIT $2))
+WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM login_throttles t WHERE t.expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
   AND d.expires_at < $1`
 
 // SweepLoginThrottles deletes up to n login throttle counters whose window ended before

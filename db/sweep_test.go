@@ -88,7 +88,7 @@ func (f fixture) mustLogin(tenant uuid.UUID, clientID string, u db.User, at, ses
 		Now: at, SessionExpiresAt: sessionExp, Epochs: db.Epochs{Tenant: 1, Client: 1, User: &u.Epoch},
 		Access:  db.NewToken{Hash: randomHash(f.t), ID: uuid.New(), ExpiresAt: accessExp},
 		Refresh: &db.NewToken{Hash: randomHash(f.t), ID: uuid.New(), ExpiresAt: refreshExp},
-		Event:   ev("login_success")}
+		Event:   ev("login_success"), Counters: db.LoginCounters{TenantID: tenant, Username: u.Username, IP: "192.0.2.1"}}
 	if err := f.store.IssueLogin(context.Background(), l); err != nil {
 		f.t.Fatal(err)
 	}

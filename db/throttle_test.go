@@ -278,6 +278,24 @@ func TestSweepLoginThrottles(t *testing.T) {
 	if n, err := f.store.SweepLoginThrottles(ctx, t0.Add(time.Hour+time.Second), 10); err != nil || n != 2 {
 		t.Errorf("after the window: %d, %v; want the username and address counters", n, err)
 	}
+	// A row a login holds is skipped, not waited for (the sweep would otherwise lock rows
+	// in another order than logins and could deadlock with them).
+	tx, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM login_throttles WHERE kind = 'p' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	held, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if n, err := f.store.SweepLoginThrottles(held, t0.Add(25*time.Hour), 1); err != nil || n != 0 {
+		t.Errorf("after a day, the pair held by a login: %d, %v; want it skipped", n, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := f.store.SweepLoginThrottles(ctx, t0.Add(25*time.Hour), 1); err != nil || n != 1 {
 		t.Errorf("after a day: %d, %v; want the pair", n, err)
 	}

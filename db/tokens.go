@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -119,6 +120,9 @@ func (s *Store) IssueLogin(ctx context.Context, l Login) error {
 		l.Epochs.User, l.SessionID, l.Scope, l.Now, l.SessionExpiresAt, l.Access.Hash, l.Access.ID,
 		l.Access.ExpiresAt, rhash, rid, rexp}, eventArgs(l.Event)...)
 	c := l.Counters
+	if c.TenantID != l.TenantID {
+		return fmt.Errorf("issue login: counters of tenant %s for a login in %s", c.TenantID, l.TenantID)
+	}
 	var b pgx.Batch
 	b.Queue(issueLogin, args...)
 	b.Queue(loginSucceeded, c.TenantID, c.Username, c.IP, c.IPTenant, l.UserID, l.Now, l.SessionID)
