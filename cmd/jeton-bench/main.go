@@ -38,7 +38,7 @@ func main() {
 
 // scenarios in the order they run; --only picks some of them.
 var scenarioNames = []string{"startup", "rss", "introspect", "client-credentials", "password", "refresh",
-	"revoke", "flood", "enumeration", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke"}
+	"revoke", "flood", "enumeration", "storage", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke"}
 
 type config struct {
 	duration, warmup time.Duration
@@ -341,7 +341,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 	steps := map[string]func(context.Context) error{
 		"startup": b.startup, "rss": b.rss, "introspect": b.introspect,
 		"client-credentials": b.clientCredentials, "password": b.passwordGrant, "refresh": b.refresh,
-		"revoke": b.revoke, "flood": b.flood, "enumeration": b.enumeration, "scale": b.scale,
+		"revoke": b.revoke, "flood": b.flood, "enumeration": b.enumeration, "storage": b.storage, "scale": b.scale,
 		"sweep": b.sweep, "sessions": b.sessions, "revoke-to-refusal": b.revokeToRefusal,
 		"bulk-revoke": b.bulkRevoke,
 	}
