@@ -88,21 +88,24 @@ func (p *proc) stop() {
 	}
 }
 
-// memory returns the process's VmRSS and VmHWM (peak RSS) in KiB from /proc, its child
-// processes' included.
-func (p *proc) memory() (rss, hwm int64, err error) {
-	rss, hwm, err = pidMemory(p.cmd.Process.Pid)
+// memory returns the RSS of jeton and its hashing processes (its children, whose memory
+// is jeton's) summed, the sum of their high-water marks (which bounds the peak of the sum
+// from above), and their resident memory with the pages of the files they share counted
+// once: their anonymous memory summed, plus the largest of their file-backed parts (the
+// children are the jeton binary too, and each process's RSS counts the binary's pages it
+// touched again).
+func (p *proc) memory() (rss, hwm, once int64, err error) {
+	m, err := pidMemory(p.cmd.Process.Pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	// jeton's password hashing workers are child processes: their memory is jeton's. The
-	// sum of the high-water marks bounds the peak of the sum from above.
+	rss, hwm, once, file := m.rss, m.hwm, m.anon, m.file
 	for _, pid := range p.children() {
-		if r, h, err := pidMemory(pid); err == nil {
-			rss, hwm = rss+r, hwm+h
+		if c, err := pidMemory(pid); err == nil {
+			rss, hwm, once, file = rss+c.rss, hwm+c.hwm, once+c.anon, max(file, c.file)
 		}
 	}
-	return rss, hwm, nil
+	return rss, hwm, once + file, nil
 }
 
 // children lists the process's child processes. Each thread lists the children it
@@ -129,11 +132,16 @@ func (p *proc) resetPeak() {
 	}
 }
 
-// pidMemory reads one process's VmRSS and VmHWM, in KiB.
-func pidMemory(pid int) (rss, hwm int64, err error) {
+// memSample is one process's memory from /proc/PID/status, in KiB: VmRSS, VmHWM, and
+// the anonymous and file-backed parts of VmRSS.
+type memSample struct{ rss, hwm, anon, file int64 }
+
+// pidMemory reads one process's memSample.
+func pidMemory(pid int) (memSample, error) {
+	var m memSample
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -144,12 +152,16 @@ func pidMemory(pid int) (rss, hwm int64, err error) {
 		v, _ := strconv.ParseInt(f[1], 10, 64)
 		switch f[0] {
 		case "VmRSS:":
-			rss = v
+			m.rss = v
 		case "VmHWM:":
-			hwm = v
+			m.hwm = v
+		case "RssAnon:":
+			m.anon = v
+		case "RssFile:":
+			m.file = v
 		}
 	}
-	return rss, hwm, nil
+	return m, nil
 }
 
 // tail returns the last n bytes of a file.

@@ -35,16 +35,19 @@ func rssCap() int64 {
 }
 
 // peakRSS is what watchRSS saw: the peak of jeton and its children together (sampled, and
-// the sum of their high-water marks: an upper bound), and the high-water marks of jeton
-// alone and of its children (summed) at the end.
+// the sum of their high-water marks: an upper bound), the high-water marks of jeton alone
+// and of its children (summed) at the end, and the sampled peak of their memory with the
+// binary's shared pages counted once (proc.memory).
 type peakRSS struct {
-	total, own, children int64
-	killed               bool
+	total, own, children, once int64
+	killed                     bool
 }
 
-// String gives the peak with its parts: "140.1 MiB (jeton 90.2 MiB, hashing processes 49.9 MiB)".
+// String gives the peak with its parts: "140.1 MiB (jeton 90.2 MiB, hashing processes
+// 49.9 MiB; 118.0 MiB with the binary's shared pages counted once)".
 func (p peakRSS) String() string {
-	return fmt.Sprintf("%s (jeton %s, hashing processes %s)", mib(p.total), mib(p.own), mib(p.children))
+	return fmt.Sprintf("%s (jeton %s, hashing processes %s; %s with the binary's shared pages counted once)",
+		mib(p.total), mib(p.own), mib(p.children), mib(p.once))
 }
 
 // watchRSS samples p's RSS every 5 ms until the returned function is called, killing p if
@@ -53,16 +56,17 @@ func (p peakRSS) String() string {
 func watchRSS(p *proc) func() peakRSS {
 	p.resetPeak()
 	stop := make(chan struct{})
-	var peak atomic.Int64
+	var peak, once atomic.Int64
 	var killed atomic.Bool
 	done := make(chan struct{})
 	limit := rssCap()
 	go func() {
 		defer close(done)
 		for {
-			rss, hwm, err := p.memory()
+			rss, hwm, o, err := p.memory()
 			if err == nil {
 				peak.Store(max(peak.Load(), rss, hwm))
+				once.Store(max(once.Load(), o))
 				if rss > limit && !killed.Load() {
 					killed.Store(true)
 					_ = p.cmd.Process.Kill()
@@ -78,11 +82,13 @@ func watchRSS(p *proc) func() peakRSS {
 	return func() peakRSS {
 		close(stop)
 		<-done
-		r := peakRSS{total: peak.Load(), killed: killed.Load()}
-		_, r.own, _ = pidMemory(p.cmd.Process.Pid)
+		r := peakRSS{total: peak.Load(), once: once.Load(), killed: killed.Load()}
+		if m, err := pidMemory(p.cmd.Process.Pid); err == nil {
+			r.own = m.hwm
+		}
 		for _, pid := range p.children() {
-			if _, h, err := pidMemory(pid); err == nil {
-				r.children += h
+			if m, err := pidMemory(pid); err == nil {
+				r.children += m.hwm
 			}
 		}
 		return r
@@ -310,7 +316,7 @@ func (b *bench) startup(ctx context.Context) error {
 			return err
 		}
 		time.Sleep(time.Second)
-		rss, _, err := p.memory()
+		rss, _, _, err := p.memory()
 		p.stop()
 		if err != nil {
 			return err
@@ -337,7 +343,7 @@ func (b *bench) rss(ctx context.Context) error {
 	}
 	defer p.stop()
 	time.Sleep(time.Second)
-	idle, _, err := p.memory()
+	idle, _, _, err := p.memory()
 	if err != nil {
 		return err
 	}
@@ -394,7 +400,7 @@ func (b *bench) connectionsRSS(ctx context.Context) (int64, error) {
 	}
 	defer p.stop()
 	time.Sleep(time.Second)
-	idle, _, err := p.memory()
+	idle, _, _, err := p.memory()
 	if err != nil {
 		return 0, err
 	}
@@ -415,7 +421,7 @@ func (b *bench) connectionsRSS(ctx context.Context) (int64, error) {
 	close(gate)
 	wg.Wait()
 	time.Sleep(500 * time.Millisecond)
-	rss, _, err := p.memory()
+	rss, _, _, err := p.memory()
 	return rss - idle, err
 }
 
