@@ -11,8 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/dbtest"
 )
 
 // limits are small thresholds for these tests.
@@ -385,6 +388,37 @@ func TestIssueLoginSettlesItsReservation(t *testing.T) {
 	f.mustSucceed(c, u, t0)
 	if got, want := counts(), [3]int{-1, 0, 1}; got != want || known() != 1 {
 		t.Errorf("after a login: counters %v, %d known addresses; want %v and one", got, known(), want)
+	}
+}
+
+// A login whose settling fails (here a lock timeout on a counter another transaction
+// holds) is not issued either: the session, its tokens and its event roll back with it.
+func TestIssueLoginNotIssuedUnsettled(t *testing.T) {
+	pool := dbtest.NewWithConfig(t, func(c *pgxpool.Config) { c.ConnConfig.RuntimeParams["lock_timeout"] = "200ms" })
+	f := fixture{t: t, pool: pool, store: db.New(pool)}
+	a := f.mustTenant("a").ID
+	u := f.mustUser(a)
+	c := db.LoginCounters{TenantID: a, Username: u.Username, IP: "198.51.100.7"}
+	f.mustReserve(c, t0)
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM login_throttles WHERE kind = 'p' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	l := f.login(c, u, t0)
+	var pg *pgconn.PgError
+	if err := f.store.IssueLogin(ctx, l); !errors.As(err, &pg) || pg.Code != "55P03" {
+		t.Fatalf("login while its counter is held: %v, want lock_timeout", err)
+	}
+	if n := f.count(`SELECT count(*) FROM sessions WHERE id = $1`, l.SessionID); n != 0 {
+		t.Errorf("%d sessions written by a login that was not settled, want none", n)
+	}
+	if n := f.count(`SELECT count(*) FROM tokens WHERE hash = $1`, l.Access.Hash); n != 0 {
+		t.Errorf("%d access tokens written by a login that was not settled, want none", n)
 	}
 }
 
