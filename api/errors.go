@@ -108,14 +108,15 @@ func unavailable(err error) bool {
 // (insufficient resources: too many connections, disk full, out of memory), 57P01
 // (shutdown or pg_terminate_backend), 57P02 (another backend crashed), 57P03 (starting up
 // or shutting down), 57P05 (idle_session_timeout), 57014 (statement_timeout or a cancel),
-// 55P03 (lock_timeout), 25006 (read-only: a standby, mid-failover) and class 40
-// (transaction rollback: a deadlock or serialization failure, which a retry gets past).
+// 55P03 (lock_timeout), 25006 (read-only: a standby, mid-failover), 40001
+// (serialization failure, also a standby's recovery conflict) and 40P01 (deadlock): the
+// transaction was rolled back and a retry gets past it.
 func unavailableState(code string) bool {
-	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "40") {
+	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") {
 		return true
 	}
 	switch code {
-	case "57P01", "57P02", "57P03", "57P05", "57014", "55P03", "25006":
+	case "57P01", "57P02", "57P03", "57P05", "57014", "55P03", "25006", "40001", "40P01":
 		return true
 	}
 	return false

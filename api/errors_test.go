@@ -40,6 +40,7 @@ func TestUnavailable(t *testing.T) {
 		{"a standby, mid-failover", &pgconn.PgError{Code: "25006"}, true},
 		{"deadlock", &pgconn.PgError{Code: "40P01"}, true},
 		{"serialization failure", &pgconn.PgError{Code: "40001"}, true},
+		{"commit outcome unknown", &pgconn.PgError{Code: "40003"}, false},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
 		{"database dropped", &pgconn.PgError{Code: "57P04"}, false},

@@ -410,6 +410,7 @@ func TestIssueLoginNotIssuedUnsettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := f.login(c, u, t0)
+	events := f.count(`SELECT count(*) FROM events WHERE kind = 'login_success'`)
 	var pg *pgconn.PgError
 	if err := f.store.IssueLogin(ctx, l); !errors.As(err, &pg) || pg.Code != "55P03" {
 		t.Fatalf("login while its counter is held: %v, want lock_timeout", err)
@@ -419,6 +420,22 @@ func TestIssueLoginNotIssuedUnsettled(t *testing.T) {
 	}
 	if n := f.count(`SELECT count(*) FROM tokens WHERE hash = $1`, l.Access.Hash); n != 0 {
 		t.Errorf("%d access tokens written by a login that was not settled, want none", n)
+	}
+	if n := f.count(`SELECT count(*) FROM events WHERE kind = 'login_success'`); n != events {
+		t.Errorf("%d login_success events after a login that was not settled, want %d", n, events)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.failures(&a, "u", u.Username, ""); got != 1 {
+		t.Errorf("username counter after a login that was not settled: %d, want its unit still reserved (1)", got)
+	}
+	// Counters of another tenant are refused before anything is sent.
+	other := c
+	other.TenantID = f.mustTenant("b").ID
+	l.Counters = other
+	if err := f.store.IssueLogin(ctx, l); err == nil || f.count(`SELECT count(*) FROM sessions WHERE id = $1`, l.SessionID) != 0 {
+		t.Errorf("login with another tenant's counters: %v, want refused and nothing written", err)
 	}
 }
 

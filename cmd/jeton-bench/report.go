@@ -103,7 +103,7 @@ func (b *bench) writeReport() error {
 		"(the token INSERT and its event INSERT in one statement, same pool); argon2id with jeton's parameters on runtime.NumCPU() = %d goroutines.\n",
 		b.jetonPool(), poolSource(b.poolSeen), runtime.NumCPU())
 	w("- RSS is VmRSS/VmHWM from /proc/PID/status of the jeton process plus those of its hashing processes (summed high-water marks: an upper bound of the peak; "+
-		"each child's RSS includes the pages of the jeton binary it touched, which the server shares; \"counted once\" is the sampled peak of their RssAnon summed plus the largest of their RssFile, which counts those pages once); the target's \"workers\" is jeton's default hashing pool, one per CPU (%d). The bench kills an instance above %s.\n",
+		"each child's RSS includes the pages of the jeton binary it touched, which the server shares); \"sampled\" is the peak of their VmRSS summed, and of their RssAnon summed plus the largest of their RssFile, which counts the shared pages about once (at most the true union), read every 5 ms; the target's \"workers\" is jeton's default hashing pool, one per CPU (%d). The bench kills an instance above %s.\n",
 		workers(), mib(rssCap()))
 	w("- Enumeration: one request at a time, the three kinds shuffled together, each username used once; the second generation's users were created by `jeton user create` with `JETON_ARGON2_TIME=1`, the others with the defaults (bulk users copy those hashes).\n")
 	w("- Seeding %s live tokens took %v; the first start on the empty database (all migrations) was ready in %s ms.\n",

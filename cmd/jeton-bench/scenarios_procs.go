@@ -36,18 +36,20 @@ func rssCap() int64 {
 
 // peakRSS is what watchRSS saw: the peak of jeton and its children together (sampled, and
 // the sum of their high-water marks: an upper bound), the high-water marks of jeton alone
-// and of its children (summed) at the end, and the sampled peak of their memory with the
-// binary's shared pages counted once (proc.memory).
+// and of its children (summed) at the end, and, sampled every 5 ms, the peak of their RSS
+// summed and of their memory with the binary's shared pages counted once (proc.memory),
+// which compare with each other; the high-water marks can be higher than any sample.
 type peakRSS struct {
-	total, own, children, once int64
-	killed                     bool
+	total, own, children int64
+	sampled, once        int64
+	killed               bool
 }
 
 // String gives the peak with its parts: "140.1 MiB (jeton 90.2 MiB, hashing processes
-// 49.9 MiB; 118.0 MiB with the binary's shared pages counted once)".
+// 49.9 MiB; sampled: 131.0 MiB, 95.0 MiB with the binary's shared pages counted once)".
 func (p peakRSS) String() string {
-	return fmt.Sprintf("%s (jeton %s, hashing processes %s; %s with the binary's shared pages counted once)",
-		mib(p.total), mib(p.own), mib(p.children), mib(p.once))
+	return fmt.Sprintf("%s (jeton %s, hashing processes %s; sampled: %s, %s with the binary's shared pages counted once)",
+		mib(p.total), mib(p.own), mib(p.children), mib(p.sampled), mib(p.once))
 }
 
 // watchRSS samples p's RSS every 5 ms until the returned function is called, killing p if
@@ -56,7 +58,7 @@ func (p peakRSS) String() string {
 func watchRSS(p *proc) func() peakRSS {
 	p.resetPeak()
 	stop := make(chan struct{})
-	var peak, once atomic.Int64
+	var peak, sampled, once atomic.Int64
 	var killed atomic.Bool
 	done := make(chan struct{})
 	limit := rssCap()
@@ -66,6 +68,7 @@ func watchRSS(p *proc) func() peakRSS {
 			rss, hwm, o, err := p.memory()
 			if err == nil {
 				peak.Store(max(peak.Load(), rss, hwm))
+				sampled.Store(max(sampled.Load(), rss))
 				once.Store(max(once.Load(), o))
 				if rss > limit && !killed.Load() {
 					killed.Store(true)
@@ -82,7 +85,7 @@ func watchRSS(p *proc) func() peakRSS {
 	return func() peakRSS {
 		close(stop)
 		<-done
-		r := peakRSS{total: peak.Load(), once: once.Load(), killed: killed.Load()}
+		r := peakRSS{total: peak.Load(), sampled: sampled.Load(), once: once.Load(), killed: killed.Load()}
 		if m, err := pidMemory(p.cmd.Process.Pid); err == nil {
 			r.own = m.hwm
 		}

@@ -83,7 +83,7 @@ func (b *bench) storage(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.addTarget(fmt.Sprintf("database growth, %d failed logins: %s", n, sh.name),
+		b.addTarget(fmt.Sprintf("database growth, %s failed logins: %s", thousands(n), sh.name),
 			fmt.Sprintf("%s of live rows (%d counters, %d events), %s on disk; answers %s",
 				kib(after.live-before.live), after.counters-before.counters, after.events-before.events,
 				kib(after.disk-before.disk), statusList(statuses)),
