@@ -88,17 +88,25 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	}
 }
 
-// TestFeedAccessRecheck: after an event about its own client or its tenant, a
-// subscription checks that its client may still follow the feed; other events do not.
-func TestFeedAccessRecheck(t *testing.T) {
+// newResourceServerFeed returns a test service, a resource-server client "api" of tenant
+// "a" that may follow the feed, and a feed with cfg whose hub is treated as caught up.
+func newResourceServerFeed(t *testing.T, cfg FeedConfig) (*sweepEnv, db.Client, *Feed) {
+	t.Helper()
 	e := newSweepEnv(t, nil)
-	ctx := context.Background()
-	rs, _, err := e.svc.CreateClient(ctx, cli, "a", ClientSpec{Name: "api", Introspect: true})
+	rs, _, err := e.svc.CreateClient(context.Background(), cli, "a", ClientSpec{Name: "api", Introspect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewFeed(db.New(e.pool), FeedConfig{}, nil)
+	f := NewFeed(db.New(e.pool), cfg, nil)
 	close(f.known)
+	return e, rs, f
+}
+
+// TestFeedAccessRecheck: after an event about its own client or its tenant, a
+// subscription checks that its client may still follow the feed; other events do not.
+func TestFeedAccessRecheck(t *testing.T) {
+	e, rs, f := newResourceServerFeed(t, FeedConfig{})
+	ctx := context.Background()
 	s := mustSubscribe(t, f, subscriber(e.app.Tenant.ID, rs.ID))
 	mustNext(t, s) // ready
 	f.route([]db.Revocation{{ID: 1, TenantID: e.app.Tenant.ID, Kind: db.RevokedClient, Subject: e.app.Client.ID}})
@@ -119,14 +127,8 @@ func TestFeedAccessRecheck(t *testing.T) {
 // revocation reached the stream (here at a heartbeat; under load also once recheckEvery has
 // passed) still delivers that revocation, from the log, and then ends the stream.
 func TestFeedTellsWhyBeforeEnding(t *testing.T) {
-	e := newSweepEnv(t, nil)
+	e, rs, f := newResourceServerFeed(t, FeedConfig{Heartbeat: 20 * time.Millisecond})
 	ctx := context.Background()
-	rs, _, err := e.svc.CreateClient(ctx, cli, "a", ClientSpec{Name: "api", Introspect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := NewFeed(db.New(e.pool), FeedConfig{Heartbeat: 20 * time.Millisecond}, nil)
-	close(f.known)
 	s := mustSubscribe(t, f, subscriber(e.app.Tenant.ID, rs.ID))
 	mustNext(t, s) // ready
 	if err := e.svc.DeleteClient(ctx, cli, "a", rs.ID); err != nil {
