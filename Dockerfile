@@ -4,9 +4,18 @@
 # flags (`make static`, the only place they are written) and runs it as a non-root user
 # (.ci/build-static.sh).
 
+# The admin console's assets, built from source as `make console` builds them.
+FROM node:22-bookworm-slim AS console
+WORKDIR /src/console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY console/ ./
+RUN npm run build
+
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY . .
+COPY --from=console /src/console/www/dist console/www/dist
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     make static STATIC_OUT=/out/jeton

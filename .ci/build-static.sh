@@ -50,7 +50,9 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 log "running as $(if [ ${#as_user[@]} -gt 0 ]; then echo nobody; else id -un; fi)"
 
-"${as_user[@]}" "$bin" --help | grep -q "jeton serve" || fail "jeton --help printed no usage"
+# Captured first: grep -q closing the pipe early would fail the pipeline under pipefail.
+help="$("${as_user[@]}" "$bin" --help)" || fail "jeton --help exited non-zero"
+grep -qE '^Usage: jeton ' <<<"$help" && grep -qE '^ +serve ' <<<"$help" || fail "jeton --help printed no usage"
 
 psql -h 127.0.0.1 -U postgres -d postgres -Atqc "CREATE DATABASE $db" >/dev/null
 url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"

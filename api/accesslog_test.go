@@ -11,14 +11,15 @@ import (
 	"testing"
 
 	"github.com/jeton-auth/jeton/api"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
-// Issue 7: one JSON line per request, with its request id, route template, status,
+// One JSON line per request, with its request id, route template, status,
 // latency and tenant, and the grant type of a /token request; never the path, which holds
 // ids, nor anything the request carried.
 func TestAccessLogLines(t *testing.T) {
 	w := newWorld(t)
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	h, err := api.NewServer(api.Config{Issuer: issuer}, w.svc, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestAccessLogLines(t *testing.T) {
 		Tenant    string  `json:"tenant"`
 		GrantType string  `json:"grant_type"`
 	}
-	tok := w.login(w.app, "alice", alicePassword)
+	tok := w.login(w.app, "alice", testkit.AlicePassword)
 	user := w.alice.ID.String()
 	cases := []struct {
 		name string

@@ -32,6 +32,7 @@ type adminHandler func(c *gin.Context, a service.Admin)
 func (s *Server) adminRoutes(e *gin.Engine) {
 	g := e.Group("/admin/v1", noStore, s.adminBounded)
 	g.GET("/events", s.admin(s.globalEvents))
+	g.GET("/key", s.admin(s.adminKey))
 	g.POST("/tenants", s.admin(s.createTenant))
 	g.GET("/tenants", s.admin(s.listTenants))
 
@@ -51,6 +52,8 @@ func (s *Server) adminRoutes(e *gin.Engine) {
 	t.POST("/users/:user/revoke", s.admin(s.revokeUser))
 	t.GET("/users/:user/sessions", s.admin(s.listSessions))
 	t.DELETE("/users/:user/sessions/:session", s.admin(s.deleteSession))
+	t.DELETE("/users/:user/mfa", s.admin(s.resetMFA))
+	s.lifecycleRoutes(t)
 
 	t.POST("/clients", s.admin(s.createClient))
 	t.GET("/clients", s.admin(s.listClients))
@@ -59,6 +62,8 @@ func (s *Server) adminRoutes(e *gin.Engine) {
 	t.DELETE("/clients/:client", s.admin(s.deleteClient))
 	t.POST("/clients/:client/secret", s.admin(s.rotateSecret))
 	t.POST("/clients/:client/revoke", s.admin(s.revokeClient))
+
+	s.webhookRoutes(g, t)
 }
 
 // admin authenticates the request's admin key, then runs h as that key. Path parameters

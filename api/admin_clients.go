@@ -23,6 +23,8 @@ type clientJSON struct {
 	Introspect     bool         `json:"introspect"`
 	AllowedOrigins []string     `json:"allowed_origins"`
 	ForwardsUserIP bool         `json:"forwards_user_ip"`
+	FirstParty     bool         `json:"first_party"`
+	PasswordReset  bool         `json:"password_reset"`
 	AccessTTL      *string      `json:"access_ttl"`
 	RefreshIdleTTL *string      `json:"refresh_idle_ttl"`
 	RefreshMaxTTL  *string      `json:"refresh_max_ttl"`
@@ -50,6 +52,8 @@ func clientOut(c db.Client, secrets []db.Secret) clientJSON {
 		Introspect:     c.Introspect,
 		AllowedOrigins: c.AllowedOrigins,
 		ForwardsUserIP: c.ForwardsUserIP,
+		FirstParty:     c.FirstParty,
+		PasswordReset:  c.PasswordReset,
 		AccessTTL:      formatOptDuration(c.AccessTTL),
 		RefreshIdleTTL: formatOptDuration(c.RefreshIdleTTL),
 		RefreshMaxTTL:  formatOptDuration(c.RefreshMaxTTL),
@@ -90,6 +94,8 @@ func (s *Server) createClient(c *gin.Context, a service.Admin) {
 		Introspect     bool               `json:"introspect"`
 		AllowedOrigins []string           `json:"allowed_origins"`
 		ForwardsUserIP bool               `json:"forwards_user_ip"`
+		FirstParty     bool               `json:"first_party"`
+		PasswordReset  bool               `json:"password_reset"`
 		AccessTTL      optional[string]   `json:"access_ttl"`
 		RefreshIdleTTL optional[string]   `json:"refresh_idle_ttl"`
 		RefreshMaxTTL  optional[string]   `json:"refresh_max_ttl"`
@@ -99,7 +105,8 @@ func (s *Server) createClient(c *gin.Context, a service.Admin) {
 		return
 	}
 	spec := service.ClientSpec{Name: req.Name, Public: req.Public, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
-		Introspect: req.Introspect, AllowedOrigins: req.AllowedOrigins, ForwardsUserIP: req.ForwardsUserIP}
+		Introspect: req.Introspect, AllowedOrigins: req.AllowedOrigins, ForwardsUserIP: req.ForwardsUserIP,
+		FirstParty: req.FirstParty, PasswordReset: req.PasswordReset}
 	var p patch[service.ClientSpec]
 	setNullable(&p, req.DefaultScopes, func(cs *service.ClientSpec, v *[]string) {
 		if v != nil {
@@ -124,10 +131,15 @@ func (s *Server) createClient(c *gin.Context, a service.Admin) {
 	s.writeClient(c, a, http.StatusCreated, cl, secret)
 }
 
-// GET /admin/v1/tenants/{slug}/clients
+// GET /admin/v1/tenants/{slug}/clients?search=&limit=&cursor=
 func (s *Server) listClients(c *gin.Context, a service.Admin) {
 	slug := c.Param("slug")
-	clients, err := a.Clients(c, slug)
+	limit, err := queryLimit(c)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	pg, err := a.ClientsPage(c, slug, c.Query("search"), c.Query("cursor"), limit)
 	if err != nil {
 		s.problem(c, err)
 		return
@@ -137,8 +149,8 @@ func (s *Server) listClients(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := list[clientJSON]{Items: make([]clientJSON, 0, len(clients))}
-	for _, cl := range clients {
+	out := paged[clientJSON]{Items: make([]clientJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
+	for _, cl := range pg.Items {
 		out.Items = append(out.Items, clientOut(cl, secrets[cl.ID]))
 	}
 	c.JSON(http.StatusOK, out)
@@ -165,6 +177,8 @@ func (s *Server) patchClient(c *gin.Context, a service.Admin) {
 		Introspect     optional[bool]     `json:"introspect"`
 		AllowedOrigins optional[[]string] `json:"allowed_origins"`
 		ForwardsUserIP optional[bool]     `json:"forwards_user_ip"`
+		FirstParty     optional[bool]     `json:"first_party"`
+		PasswordReset  optional[bool]     `json:"password_reset"`
 		AccessTTL      optional[string]   `json:"access_ttl"`
 		RefreshIdleTTL optional[string]   `json:"refresh_idle_ttl"`
 		RefreshMaxTTL  optional[string]   `json:"refresh_max_ttl"`
@@ -187,6 +201,8 @@ func (s *Server) patchClient(c *gin.Context, a service.Admin) {
 	setValue(&p, "introspect", req.Introspect, func(cl *db.Client, v bool) { cl.Introspect = v })
 	setValue(&p, "allowed_origins", req.AllowedOrigins, func(cl *db.Client, v []string) { cl.AllowedOrigins = v })
 	setValue(&p, "forwards_user_ip", req.ForwardsUserIP, func(cl *db.Client, v bool) { cl.ForwardsUserIP = v })
+	setValue(&p, "first_party", req.FirstParty, func(cl *db.Client, v bool) { cl.FirstParty = v })
+	setValue(&p, "password_reset", req.PasswordReset, func(cl *db.Client, v bool) { cl.PasswordReset = v })
 	setDuration(&p, "access_ttl", req.AccessTTL, true, func(cl *db.Client, d *time.Duration) { cl.AccessTTL = d })
 	setDuration(&p, "refresh_idle_ttl", req.RefreshIdleTTL, true, func(cl *db.Client, d *time.Duration) { cl.RefreshIdleTTL = d })
 	setDuration(&p, "refresh_max_ttl", req.RefreshMaxTTL, true, func(cl *db.Client, d *time.Duration) { cl.RefreshMaxTTL = d })

@@ -9,9 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
-// Issue 4: clients are created (the secret shown once), listed, read, updated and deleted
+// Clients are created (the secret shown once), listed, read, updated and deleted
 // through the admin API; secrets are described, never shown again.
 func TestAdminClientCRUD(t *testing.T) {
 	e := newEnv(t)
@@ -35,7 +36,7 @@ func TestAdminClientCRUD(t *testing.T) {
 	}
 	want := map[string]any{"client_id": id, "name": "web", "public": false, "disabled": false,
 		"grant_types": []any{"password", "refresh_token"}, "scopes": []any{"read", "write"},
-		"default_scopes": []any{"read"}, "introspect": false, "allowed_origins": []any{}, "forwards_user_ip": false, "access_ttl": "10m", "refresh_idle_ttl": nil,
+		"default_scopes": []any{"read"}, "introspect": false, "allowed_origins": []any{}, "forwards_user_ip": false, "first_party": false, "password_reset": false, "access_ttl": "10m", "refresh_idle_ttl": nil,
 		"refresh_max_ttl": nil, "secrets": []any{map[string]any{"created_at": "2026-01-02T03:04:05Z", "expires_at": nil}}}
 	ignoreTimes := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "created_at" || k == "updated_at" })
 	delete(created, "client_secret")
@@ -103,7 +104,7 @@ func TestAdminClientCRUD(t *testing.T) {
 	}
 }
 
-// Issue 4: rotating a secret returns the new one; the old one stops at once by default, or
+// Rotating a secret returns the new one; the old one stops at once by default, or
 // keeps working for previous_valid_for (measured on the service clock).
 func TestAdminSecretRotation(t *testing.T) {
 	w := newWorld(t)
@@ -159,14 +160,14 @@ func TestAdminSecretRotation(t *testing.T) {
 		http.StatusBadRequest, "validation", "client_id")
 }
 
-// Issue 4: disabling a client bumps its epoch with the flag: its tokens die, it cannot
+// Disabling a client bumps its epoch with the flag: its tokens die, it cannot
 // authenticate anywhere, and re-enabling brings none of its old tokens back.
 func TestAdminDisableClient(t *testing.T) {
 	w := newWorld(t)
 	key := w.mustAdminKey("a")
 	other := w.mustClient("a", appSpec("other app"))
-	tok := w.loginPair(w.app, "alice", alicePassword)
-	kept := w.loginPair(other, "alice", alicePassword)
+	tok := w.loginPair(w.app, "alice", testkit.AlicePassword)
+	kept := w.loginPair(other, "alice", testkit.AlicePassword)
 	path := tenantPath("a", "clients", w.app.ID)
 
 	if got := w.adminOK(http.StatusOK, key, "PATCH", path, map[string]any{"disabled": true}); got["disabled"] != true {
@@ -175,7 +176,7 @@ func TestAdminDisableClient(t *testing.T) {
 	if w.active(w.rs, tok.access) {
 		t.Error("a disabled client's token is active")
 	}
-	r := w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}})
+	r := w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}})
 	if r.Status != http.StatusUnauthorized {
 		t.Errorf("a disabled client logs in: %d %s", r.Status, r.Body)
 	}
@@ -196,13 +197,13 @@ func TestAdminDisableClient(t *testing.T) {
 	if w.active(w.rs, tok.access) || w.refreshes(w.app, tok.refresh) {
 		t.Error("re-enabling the client revived its old tokens")
 	}
-	fresh := w.loginPair(w.app, "alice", alicePassword)
+	fresh := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	if !w.active(w.rs, fresh.access) {
 		t.Error("the re-enabled client's new token is inactive")
 	}
 }
 
-// Issue 4: forwards_user_ip is set through the CLI or a global key, never a tenant key.
+// The forwards_user_ip flag is set through the CLI or a global key, never a tenant key.
 func TestAdminForwardsUserIP(t *testing.T) {
 	e := newEnv(t)
 	e.mustTenant("a")

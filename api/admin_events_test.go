@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 // allEvents pages through a stream (path plus query) with small pages and returns every
@@ -38,7 +39,7 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-// Issue 4: every change and every OAuth outcome writes an event with the right actor
+// Every change and every OAuth outcome writes an event with the right actor
 // (admin key, client or CLI), client IP and request id; events outlive the user they name,
 // and a deleted tenant leaves a tombstone in the global stream.
 func TestAdminEventsRecorded(t *testing.T) {
@@ -71,7 +72,7 @@ func TestAdminEventsRecorded(t *testing.T) {
 	}
 
 	// OAuth outcomes, by clients.
-	tok := w.loginPair(w.app, "alice", alicePassword)
+	tok := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong password!"}})
 	r := w.post("/token", &w.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}})
 	if r.Status != http.StatusOK {
@@ -79,7 +80,7 @@ func TestAdminEventsRecorded(t *testing.T) {
 	}
 	w.post("/token", &w.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}}) // reuse
 	w.clientToken(w.cc)
-	other := w.loginPair(w.app2, "alice", alicePassword)
+	other := w.loginPair(w.app2, "alice", testkit.AlicePassword)
 	w.post("/revoke", &w.app2, url.Values{"token": {other.access}})
 
 	// Admin changes, by the tenant key.
@@ -105,7 +106,7 @@ func TestAdminEventsRecorded(t *testing.T) {
 	adminDo("client_deleted", http.StatusNoContent, "DELETE", tenantPath("a", "clients", clID), nil)
 	adminDo("tenant_updated", http.StatusOK, "PATCH", tenantPath("a"), map[string]any{"access_ttl": "10m"})
 	adminDo("tenant_tokens_revoked", http.StatusOK, "POST", tenantPath("a", "revoke"), nil)
-	late := w.loginPair(w.app, "alice", alicePassword)
+	late := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	rr := w.send("POST", "/revoke", headers("Content-Type", formType, "Authorization", "Bearer "+key), url.Values{"token": {late.access}}.Encode())
 	requestIDs["token_revoked by admin"] = rr.Header.Get("X-Request-Id")
 
@@ -248,14 +249,14 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
-// Issue 4: the event listing filters by kind, user, client and time and pages with a
+// The event listing filters by kind, user, client and time and pages with a
 // cursor; bad filters are validation problems.
 func TestAdminEventFilters(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("a")
 	start := w.clock.Now()
 	for range 3 {
-		w.loginPair(w.app, "alice", alicePassword)
+		w.loginPair(w.app, "alice", testkit.AlicePassword)
 		w.clock.Advance(time.Minute)
 	}
 	middle := w.clock.Now()
@@ -312,16 +313,16 @@ func TestAdminEventFilters(t *testing.T) {
 	wantProblem(t, w.admin(key, "GET", path+"?cursor="+users["next_cursor"].(string), nil), http.StatusBadRequest, "validation", "cursor")
 }
 
-// Issue 4: the sweeper removes events older than the tenant's retention (default 90 days);
+// The sweeper removes events older than the tenant's retention (default 90 days);
 // younger events and other tenants' stay.
 func TestAdminEventRetention(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("")
 	w.adminOK(http.StatusOK, key, "PATCH", tenantPath("a"), map[string]any{"event_retention": "30d"})
-	w.loginPair(w.app, "alice", alicePassword)
+	w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.loginPair(w.appB, "carol", "carol's long password")
 	w.clock.Advance(20 * 24 * time.Hour)
-	w.loginPair(w.app, "alice", alicePassword)
+	w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.clock.Advance(11 * 24 * time.Hour) // day 31: the first login is past a's 30 days
 
 	if _, err := w.svc.Sweep(context.Background()); err != nil {

@@ -9,9 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jeton-auth/jeton/api"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
-// Issue 4: a tenant key cannot see or touch another tenant, on every admin route. Each
+// A tenant key cannot see or touch another tenant, on every admin route. Each
 // route naming tenant b answers a's key exactly as it answers for a tenant that does not
 // exist, and tenant b is unchanged afterwards. The test fails when a route is added
 // without a case here.
@@ -23,8 +24,11 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 	carolID, _ := items(t, carol)[0]["id"].(string)
 	sessions := items(t, w.adminOK(http.StatusOK, global, "GET", tenantPath("b", "users", carolID, "sessions"), nil))
 	carolSession, _ := sessions[0]["id"].(string)
-	aliceTok := w.loginPair(w.app, "alice", alicePassword)
+	aliceTok := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	aliceSession, _ := w.introspect(w.rs, aliceTok.access)["sid"].(string)
+	hookB, _ := w.adminOK(http.StatusCreated, global, "POST", tenantPath("b", "webhooks"),
+		map[string]any{"url": "https://93.184.216.34/hook", "events": []string{"*"}})["id"].(string)
+	hook := map[string]any{"url": "https://93.184.216.34/other", "events": []string{"*"}}
 
 	snapshot := func() map[string]any {
 		t.Helper()
@@ -34,6 +38,7 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 			"clients":  w.adminOK(http.StatusOK, global, "GET", tenantPath("b", "clients"), nil),
 			"sessions": w.adminOK(http.StatusOK, global, "GET", tenantPath("b", "users", carolID, "sessions"), nil),
 			"events":   w.adminOK(http.StatusOK, global, "GET", tenantPath("b", "events"), nil),
+			"webhooks": w.adminOK(http.StatusOK, global, "GET", tenantPath("b", "webhooks"), nil),
 		}
 	}
 	before := snapshot()
@@ -52,6 +57,8 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 		{"POST /admin/v1/tenants/:slug/revoke", "POST", []string{"revoke"}, nil},
 		{"GET /admin/v1/tenants/:slug/events", "GET", []string{"events"}, nil},
 		{"POST /admin/v1/tenants/:slug/users", "POST", []string{"users"}, user},
+		{"POST /admin/v1/tenants/:slug/users/import", "POST", []string{"users", "import"}, user},
+		{"GET /admin/v1/tenants/:slug/users/export", "GET", []string{"users", "export"}, nil},
 		{"GET /admin/v1/tenants/:slug/users", "GET", []string{"users"}, nil},
 		{"GET /admin/v1/tenants/:slug/users/:user", "GET", []string{"users", carolID}, nil},
 		{"PATCH /admin/v1/tenants/:slug/users/:user", "PATCH", []string{"users", carolID}, map[string]any{"disabled": true}},
@@ -60,6 +67,7 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 		{"POST /admin/v1/tenants/:slug/users/:user/revoke", "POST", []string{"users", carolID, "revoke"}, nil},
 		{"GET /admin/v1/tenants/:slug/users/:user/sessions", "GET", []string{"users", carolID, "sessions"}, nil},
 		{"DELETE /admin/v1/tenants/:slug/users/:user/sessions/:session", "DELETE", []string{"users", carolID, "sessions", carolSession}, nil},
+		{"DELETE /admin/v1/tenants/:slug/users/:user/mfa", "DELETE", []string{"users", carolID, "mfa"}, nil},
 		{"POST /admin/v1/tenants/:slug/clients", "POST", []string{"clients"}, map[string]any{"name": "mallory"}},
 		{"GET /admin/v1/tenants/:slug/clients", "GET", []string{"clients"}, nil},
 		{"GET /admin/v1/tenants/:slug/clients/:client", "GET", []string{"clients", w.appB.ID}, nil},
@@ -67,6 +75,24 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 		{"DELETE /admin/v1/tenants/:slug/clients/:client", "DELETE", []string{"clients", w.appB.ID}, nil},
 		{"POST /admin/v1/tenants/:slug/clients/:client/secret", "POST", []string{"clients", w.appB.ID, "secret"}, nil},
 		{"POST /admin/v1/tenants/:slug/clients/:client/revoke", "POST", []string{"clients", w.appB.ID, "revoke"}, nil},
+		{"POST /admin/v1/tenants/:slug/webhooks", "POST", []string{"webhooks"}, hook},
+		{"GET /admin/v1/tenants/:slug/webhooks", "GET", []string{"webhooks"}, nil},
+		{"GET /admin/v1/tenants/:slug/webhooks/:webhook", "GET", []string{"webhooks", hookB}, nil},
+		{"PATCH /admin/v1/tenants/:slug/webhooks/:webhook", "PATCH", []string{"webhooks", hookB}, map[string]any{"disabled": true}},
+		{"DELETE /admin/v1/tenants/:slug/webhooks/:webhook", "DELETE", []string{"webhooks", hookB}, nil},
+		{"POST /admin/v1/tenants/:slug/webhooks/:webhook/rotate-secret", "POST", []string{"webhooks", hookB, "rotate-secret"}, nil},
+		{"POST /admin/v1/tenants/:slug/webhooks/:webhook/test", "POST", []string{"webhooks", hookB, "test"}, nil},
+		{"GET /admin/v1/tenants/:slug/webhooks/:webhook/deliveries", "GET", []string{"webhooks", hookB, "deliveries"}, nil},
+		{"POST /admin/v1/tenants/:slug/webhooks/:webhook/deliveries/:event/redeliver", "POST",
+			[]string{"webhooks", hookB, "deliveries", "1", "redeliver"}, nil},
+		{"POST /admin/v1/tenants/:slug/users/:user/password-reset", "POST", []string{"users", carolID, "password-reset"}, nil},
+		{"POST /admin/v1/tenants/:slug/password-resets", "POST", []string{"password-resets"}, map[string]any{"username": "carol"}},
+		{"PUT /admin/v1/tenants/:slug/users/:user/password-change-required", "PUT", []string{"users", carolID, "password-change-required"}, nil},
+		{"DELETE /admin/v1/tenants/:slug/users/:user/password-change-required", "DELETE", []string{"users", carolID, "password-change-required"}, nil},
+		{"GET /admin/v1/tenants/:slug/users/:user/throttles", "GET", []string{"users", carolID, "throttles"}, nil},
+		{"DELETE /admin/v1/tenants/:slug/users/:user/throttles", "DELETE", []string{"users", carolID, "throttles"}, nil},
+		{"GET /admin/v1/tenants/:slug/forbidden-passwords", "GET", []string{"forbidden-passwords"}, nil},
+		{"PUT /admin/v1/tenants/:slug/forbidden-passwords", "PUT", []string{"forbidden-passwords"}, map[string]any{"words": []string{"mallory"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.route, func(t *testing.T) {
@@ -94,6 +120,17 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 		{"b's client rotated", "POST", []string{"clients", w.appB.ID, "secret"}, nil},
 		{"b's client revoked", "POST", []string{"clients", w.appB.ID, "revoke"}, nil},
 		{"b's client deleted", "DELETE", []string{"clients", w.appB.ID}, nil},
+		{"b's webhook", "GET", []string{"webhooks", hookB}, nil},
+		{"b's webhook changed", "PATCH", []string{"webhooks", hookB}, map[string]any{"url": "https://93.184.216.34/x"}},
+		{"b's webhook rotated", "POST", []string{"webhooks", hookB, "rotate-secret"}, nil},
+		{"b's webhook tested", "POST", []string{"webhooks", hookB, "test"}, nil},
+		{"b's webhook's deliveries", "GET", []string{"webhooks", hookB, "deliveries"}, nil},
+		{"b's webhook redelivered", "POST", []string{"webhooks", hookB, "deliveries", "1", "redeliver"}, nil},
+		{"b's webhook deleted", "DELETE", []string{"webhooks", hookB}, nil},
+		{"b's user's reset", "POST", []string{"users", carolID, "password-reset"}, nil},
+		{"b's user's forced change", "PUT", []string{"users", carolID, "password-change-required"}, nil},
+		{"b's user's throttles", "GET", []string{"users", carolID, "throttles"}, nil},
+		{"b's user's throttles cleared", "DELETE", []string{"users", carolID, "throttles"}, nil},
 	}
 	for _, tt := range crossIDs {
 		t.Run("own slug, "+tt.name, func(t *testing.T) {
@@ -106,6 +143,32 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 	}
 	wantProblem(t, w.admin(keyA, "POST", "/admin/v1/tenants", map[string]any{"slug": "c"}), http.StatusForbidden, "forbidden", "")
 	wantProblem(t, w.admin(keyA, "GET", "/admin/v1/events", nil), http.StatusForbidden, "forbidden", "")
+	if list := items(t, w.adminOK(http.StatusOK, keyA, "GET", "/admin/v1/tenants?prefix=b", nil)); len(list) != 0 {
+		t.Errorf("tenant key's tenant list by b's prefix: %v", list)
+	}
+	if k := w.adminOK(http.StatusOK, keyA, "GET", "/admin/v1/key", nil); k["tenant"] != "a" {
+		t.Errorf("tenant key describes itself as %v", k)
+	}
+	globalHooks := []struct{ route, method, path string }{
+		{"POST /admin/v1/webhooks", "POST", "/admin/v1/webhooks"},
+		{"GET /admin/v1/webhooks", "GET", "/admin/v1/webhooks"},
+		{"GET /admin/v1/webhooks/:webhook", "GET", "/admin/v1/webhooks/" + hookB},
+		{"PATCH /admin/v1/webhooks/:webhook", "PATCH", "/admin/v1/webhooks/" + hookB},
+		{"DELETE /admin/v1/webhooks/:webhook", "DELETE", "/admin/v1/webhooks/" + hookB},
+		{"POST /admin/v1/webhooks/:webhook/rotate-secret", "POST", "/admin/v1/webhooks/" + hookB + "/rotate-secret"},
+		{"POST /admin/v1/webhooks/:webhook/test", "POST", "/admin/v1/webhooks/" + hookB + "/test"},
+		{"GET /admin/v1/webhooks/:webhook/deliveries", "GET", "/admin/v1/webhooks/" + hookB + "/deliveries"},
+		{"POST /admin/v1/webhooks/:webhook/deliveries/:event/redeliver", "POST", "/admin/v1/webhooks/" + hookB + "/deliveries/1/redeliver"},
+	}
+	for _, g := range globalHooks {
+		var body any
+		if g.method == "POST" && g.path == "/admin/v1/webhooks" {
+			body = hook
+		} else if g.method == "PATCH" {
+			body = map[string]any{"disabled": true}
+		}
+		wantProblem(t, w.admin(keyA, g.method, g.path, body), http.StatusForbidden, "forbidden", "")
+	}
 
 	if d := cmp.Diff(before, snapshot()); d != "" {
 		t.Errorf("tenant b changed (-before +after):\n%s", d)
@@ -122,7 +185,10 @@ func TestAdminTenantKeyIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	covered := []string{"GET /admin/v1/tenants", "POST /admin/v1/tenants", "GET /admin/v1/events"}
+	covered := []string{"GET /admin/v1/tenants", "POST /admin/v1/tenants", "GET /admin/v1/events", "GET /admin/v1/key"}
+	for _, g := range globalHooks {
+		covered = append(covered, g.route)
+	}
 	for _, tt := range tests {
 		covered = append(covered, tt.route)
 	}

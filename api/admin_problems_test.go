@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Issue 4, RFC 9457: malformed JSON, unknown fields, wrong types, other media types and
+// RFC 9457: malformed JSON, unknown fields, wrong types, other media types and
 // oversized bodies are problem details, never a 500, and change nothing.
 func TestAdminMalformedRequests(t *testing.T) {
 	w := newWorld(t)
@@ -68,7 +68,7 @@ func TestAdminMalformedRequests(t *testing.T) {
 	}
 }
 
-// Issue 4: no key or a bad key is 401 with a Bearer challenge, before anything is read or
+// No key or a bad key is 401 with a Bearer challenge, before anything is read or
 // checked; a revoked key and a key of a deleted tenant stop at once.
 func TestAdminUnauthorized(t *testing.T) {
 	e := newEnv(t)

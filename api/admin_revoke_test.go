@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 	"github.com/jeton-auth/jeton/tokens"
 )
@@ -49,24 +50,24 @@ func wantRevoked(t *testing.T, got map[string]any, n int) {
 	}
 }
 
-// Issue 4: revoking every token of a user kills its access and refresh tokens of every
+// Revoking every token of a user kills its access and refresh tokens of every
 // client and session; the answer counts the tokens that were live at the bump; a second
 // call answers 0; other users' tokens stay active.
 func TestAdminRevokeUser(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("a")
 
-	expired := w.loginPair(w.app, "alice", alicePassword)
+	expired := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.clock.Advance(16 * time.Minute) // its access token expires; its refresh token is live
-	one := w.loginPair(w.app, "alice", alicePassword)
-	two := w.loginPair(w.app2, "alice", alicePassword)
-	rotated := w.loginPair(w.app, "alice", alicePassword)
+	one := w.loginPair(w.app, "alice", testkit.AlicePassword)
+	two := w.loginPair(w.app2, "alice", testkit.AlicePassword)
+	rotated := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	r := w.post("/token", &w.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rotated.refresh}})
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh: %d %s", r.Status, r.Body)
 	}
 	next := tokenPair{r.JSON(t)["access_token"].(string), r.JSON(t)["refresh_token"].(string)}
-	revokedOne := w.loginPair(w.app, "alice", alicePassword)
+	revokedOne := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.post("/revoke", &w.app, url.Values{"token": {revokedOne.access}})
 	bobs := w.loginPair(w.app, "bob", "bob's long password")
 
@@ -92,21 +93,21 @@ func TestAdminRevokeUser(t *testing.T) {
 	}
 	wantRevoked(t, w.adminOK(http.StatusOK, key, "POST", path, map[string]any{}), 0)
 	// A new login after the revocation works, and only it counts next time.
-	fresh := w.loginPair(w.app, "alice", alicePassword)
+	fresh := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	if !w.active(w.rs, fresh.access) {
 		t.Error("a login after the revocation is inactive")
 	}
 	wantRevoked(t, w.adminOK(http.StatusOK, key, "POST", path, nil), 2)
 }
 
-// Issue 4: revoking every token of a client kills the tokens it was issued, of every
+// Revoking every token of a client kills the tokens it was issued, of every
 // user, and only those.
 func TestAdminRevokeClient(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("")
-	alice := w.loginPair(w.app, "alice", alicePassword)
+	alice := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	bob := w.loginPair(w.app, "bob", "bob's long password")
-	other := w.loginPair(w.app2, "alice", alicePassword)
+	other := w.loginPair(w.app2, "alice", testkit.AlicePassword)
 	job := w.clientToken(w.cc)
 
 	path := tenantPath("a", "clients", w.app.ID, "revoke")
@@ -128,11 +129,11 @@ func TestAdminRevokeClient(t *testing.T) {
 	}
 }
 
-// Issue 4: revoking every token of a tenant kills all of them and no other tenant's.
+// Revoking every token of a tenant kills all of them and no other tenant's.
 func TestAdminRevokeTenant(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("")
-	alice := w.loginPair(w.app, "alice", alicePassword)
+	alice := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	job := w.clientToken(w.cc)
 	carol := w.loginPair(w.appB, "carol", "carol's long password")
 
@@ -146,23 +147,23 @@ func TestAdminRevokeTenant(t *testing.T) {
 	}
 	wantRevoked(t, w.adminOK(http.StatusOK, key, "POST", path, nil), 0)
 	// The tenant keeps working for new logins.
-	if !w.active(w.rs, w.loginPair(w.app, "alice", alicePassword).access) {
+	if !w.active(w.rs, w.loginPair(w.app, "alice", testkit.AlicePassword).access) {
 		t.Error("a login after the revocation is inactive")
 	}
 }
 
-// Issue 4: a disabled tenant stops all its clients, users and tokens; re-enabling it
+// A disabled tenant stops all its clients, users and tokens; re-enabling it
 // revives none of the tokens live when it was disabled. Other tenants carry on.
 func TestAdminDisableTenant(t *testing.T) {
 	w := newRevokeWorld(t)
 	key := w.mustAdminKey("")
-	alice := w.loginPair(w.app, "alice", alicePassword)
+	alice := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	job := w.clientToken(w.cc)
 	carol := w.loginPair(w.appB, "carol", "carol's long password")
 
 	w.adminOK(http.StatusOK, key, "PATCH", tenantPath("a"), map[string]any{"disabled": true})
 	for name, r := range map[string]response{
-		"login":              w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}),
+		"login":              w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}}),
 		"refresh":            w.post("/token", &w.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {alice.refresh}}),
 		"client credentials": w.post("/token", &w.cc, url.Values{"grant_type": {"client_credentials"}}),
 		"introspect":         w.post("/introspect", &w.rs, url.Values{"token": {alice.access}}),
@@ -179,12 +180,12 @@ func TestAdminDisableTenant(t *testing.T) {
 	if w.active(w.rs, alice.access) || w.active(w.rs, job) || w.refreshes(w.app, alice.refresh) {
 		t.Error("re-enabling the tenant revived a token")
 	}
-	if !w.active(w.rs, w.loginPair(w.app, "alice", alicePassword).access) {
+	if !w.active(w.rs, w.loginPair(w.app, "alice", testkit.AlicePassword).access) {
 		t.Error("a login after re-enabling is inactive")
 	}
 }
 
-// Issue 4, RFC 7009: /revoke takes an admin key as Bearer credentials. A tenant key
+// RFC 7009: /revoke takes an admin key as Bearer credentials. A tenant key
 // revokes any token of its tenant and nothing of another (still 200); a global key revokes
 // any token.
 func TestRevokeWithAdminKey(t *testing.T) {
@@ -194,8 +195,8 @@ func TestRevokeWithAdminKey(t *testing.T) {
 		t.Helper()
 		return w.send("POST", "/revoke", headers("Content-Type", formType, "Authorization", "Bearer "+key), body)
 	}
-	alice := w.loginPair(w.app, "alice", alicePassword)
-	other := w.loginPair(w.app2, "alice", alicePassword)
+	alice := w.loginPair(w.app, "alice", testkit.AlicePassword)
+	other := w.loginPair(w.app2, "alice", testkit.AlicePassword)
 	job := w.clientToken(w.cc)
 	carol := w.loginPair(w.appB, "carol", "carol's long password")
 

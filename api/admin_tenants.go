@@ -24,8 +24,16 @@ type tenantJSON struct {
 	LoginBackoffAfter *int      `json:"login_backoff_after"`
 	LoginUserLimit    *int      `json:"login_user_limit"`
 	LoginIPLimit      *int      `json:"login_ip_limit"`
+	MFAPolicy         string    `json:"mfa_policy"`
+	MFAFailureLimit   *int      `json:"mfa_failure_limit"`
+	PasswordHistory   int       `json:"password_history"`
+	PasswordMaxAge    *string   `json:"password_max_age"`
+	PasswordResetTTL  string    `json:"password_reset_ttl"`
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	// LegacyLogin is shown by GET and PATCH of one tenant while the hook is on; its
+	// secret only in the answer that generated it.
+	LegacyLogin *legacyLoginJSON `json:"legacy_login,omitempty"`
 }
 
 func tenantOut(t db.Tenant) tenantJSON {
@@ -33,7 +41,9 @@ func tenantOut(t db.Tenant) tenantJSON {
 		RefreshIdleTTL: formatOptDuration(t.RefreshIdleTTL), RefreshMaxTTL: formatOptDuration(t.RefreshMaxTTL),
 		RefreshReuseGrace: service.FormatDuration(t.RefreshReuseGrace), EventRetention: formatOptDuration(t.EventRetention),
 		MinPasswordLength: t.MinPasswordLength, LoginBackoffAfter: t.LoginBackoffAfter, LoginUserLimit: t.LoginUserLimit,
-		LoginIPLimit: t.LoginIPLimit, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		LoginIPLimit: t.LoginIPLimit, MFAPolicy: t.MFAPolicy, MFAFailureLimit: t.MFAFailureLimit,
+		PasswordHistory: t.PasswordHistory, PasswordMaxAge: formatOptDuration(t.PasswordMaxAge),
+		PasswordResetTTL: service.FormatDuration(service.ResetTTL(t)), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 // POST /admin/v1/tenants
@@ -55,15 +65,20 @@ func (s *Server) createTenant(c *gin.Context, a service.Admin) {
 	c.JSON(http.StatusCreated, tenantOut(t))
 }
 
-// GET /admin/v1/tenants
+// GET /admin/v1/tenants?prefix=&limit=&cursor=
 func (s *Server) listTenants(c *gin.Context, a service.Admin) {
-	ts, err := a.Tenants(c)
+	limit, err := queryLimit(c)
 	if err != nil {
 		s.problem(c, err)
 		return
 	}
-	out := list[tenantJSON]{Items: make([]tenantJSON, 0, len(ts))}
-	for _, t := range ts {
+	pg, err := a.TenantsPage(c, c.Query("prefix"), c.Query("cursor"), limit)
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	out := paged[tenantJSON]{Items: make([]tenantJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
+	for _, t := range pg.Items {
 		out.Items = append(out.Items, tenantOut(t))
 	}
 	c.JSON(http.StatusOK, out)
@@ -76,7 +91,7 @@ func (s *Server) getTenant(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tenantOut(t))
+	s.tenantWithHook(c, a, t, "")
 }
 
 // PATCH /admin/v1/tenants/{slug}
@@ -93,6 +108,12 @@ func (s *Server) patchTenant(c *gin.Context, a service.Admin) {
 		LoginBackoffAfter optional[int]    `json:"login_backoff_after"`
 		LoginUserLimit    optional[int]    `json:"login_user_limit"`
 		LoginIPLimit      optional[int]    `json:"login_ip_limit"`
+		MFAPolicy         optional[string] `json:"mfa_policy"`
+		MFAFailureLimit   optional[int]    `json:"mfa_failure_limit"`
+		legacyLoginPatch
+		PasswordHistory  optional[int]    `json:"password_history"`
+		PasswordMaxAge   optional[string] `json:"password_max_age"`
+		PasswordResetTTL optional[string] `json:"password_reset_ttl"`
 	}
 	if err := readJSON(c, &req, false); err != nil {
 		s.problem(c, err)
@@ -110,16 +131,31 @@ func (s *Server) patchTenant(c *gin.Context, a service.Admin) {
 	setNullable(&p, req.LoginBackoffAfter, func(t *db.Tenant, v *int) { t.LoginBackoffAfter = v })
 	setNullable(&p, req.LoginUserLimit, func(t *db.Tenant, v *int) { t.LoginUserLimit = v })
 	setNullable(&p, req.LoginIPLimit, func(t *db.Tenant, v *int) { t.LoginIPLimit = v })
+	setValue(&p, "mfa_policy", req.MFAPolicy, func(t *db.Tenant, v string) { t.MFAPolicy = v })
+	setNullable(&p, req.MFAFailureLimit, func(t *db.Tenant, v *int) { t.MFAFailureLimit = v })
+	setValue(&p, "password_history", req.PasswordHistory, func(t *db.Tenant, v int) { t.PasswordHistory = v })
+	setDuration(&p, "password_max_age", req.PasswordMaxAge, true, func(t *db.Tenant, d *time.Duration) { t.PasswordMaxAge = d })
+	setDuration(&p, "password_reset_ttl", req.PasswordResetTTL, true, func(t *db.Tenant, d *time.Duration) { t.PasswordResetTTL = d })
 	if p.err != nil {
 		s.problem(c, p.err)
 		return
 	}
-	t, err := a.UpdateTenant(c, c.Param("slug"), p.apply)
+	secret, err := s.setLegacyLogin(c, a, req.LegacyLogin)
 	if err != nil {
 		s.problem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tenantOut(t))
+	var t db.Tenant
+	if len(p.steps) > 0 || !req.LegacyLogin.set {
+		t, err = a.UpdateTenant(c, c.Param("slug"), p.apply)
+	} else {
+		t, err = a.Tenant(c, c.Param("slug"))
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	s.tenantWithHook(c, a, t, secret)
 }
 
 // DELETE /admin/v1/tenants/{slug}

@@ -10,7 +10,7 @@ import (
 	"github.com/jeton-auth/jeton/db"
 )
 
-// Issue 4: tenants are created, listed, read, updated and deleted through the admin API
+// Tenants are created, listed, read, updated and deleted through the admin API
 // with a global key.
 func TestAdminTenantCRUD(t *testing.T) {
 	e := newEnv(t)
@@ -19,7 +19,9 @@ func TestAdminTenantCRUD(t *testing.T) {
 	created := e.adminOK(http.StatusCreated, key, "POST", "/admin/v1/tenants", map[string]any{"slug": "acme", "name": "Acme Inc."})
 	want := map[string]any{"slug": "acme", "name": "Acme Inc.", "disabled": false, "access_ttl": nil,
 		"refresh_idle_ttl": nil, "refresh_max_ttl": nil, "refresh_reuse_grace": "0s", "event_retention": nil,
-		"min_password_length": nil, "login_backoff_after": nil, "login_user_limit": nil, "login_ip_limit": nil}
+		"min_password_length": nil, "login_backoff_after": nil, "login_user_limit": nil, "login_ip_limit": nil,
+		"mfa_policy": "off", "mfa_failure_limit": nil,
+		"password_history": 0.0, "password_max_age": nil, "password_reset_ttl": "30m"}
 	ignoreTimes := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "created_at" || k == "updated_at" })
 	if d := cmp.Diff(want, created, ignoreTimes); d != "" {
 		t.Errorf("created (-want +got):\n%s", d)
@@ -64,7 +66,7 @@ func TestAdminTenantCRUD(t *testing.T) {
 	}
 }
 
-// Issue 4: validation errors name the field; nothing is written.
+// Validation errors name the field; nothing is written.
 func TestAdminTenantValidation(t *testing.T) {
 	e := newEnv(t)
 	key := e.mustAdminKey("")
@@ -107,7 +109,7 @@ func TestAdminTenantValidation(t *testing.T) {
 	}
 }
 
-// Issue 4: a tenant key may read its tenant and change its lifetimes and thresholds within
+// A tenant key may read its tenant and change its lifetimes and thresholds within
 // the global maxima; renaming, disabling and deleting its tenant, creating tenants and
 // reading the global stream need a global key.
 func TestAdminTenantKeyOnItsTenant(t *testing.T) {

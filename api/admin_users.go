@@ -16,13 +16,22 @@ type userJSON struct {
 	Username  string    `json:"username"`
 	Disabled  bool      `json:"disabled"`
 	Scopes    []string  `json:"scopes"`
+	MFA       mfaJSON   `json:"mfa"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// PasswordChangeReason is null unless the user must change the password first.
+	PasswordChangedAt    time.Time `json:"password_changed_at"`
+	PasswordChangeReason *string   `json:"password_change_reason"`
 }
 
 func userOut(u db.User) userJSON {
-	return userJSON{ID: u.ID.String(), Username: u.Username, Disabled: u.Disabled, Scopes: u.Scopes,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	out := userJSON{ID: u.ID.String(), Username: u.Username, Disabled: u.Disabled, Scopes: u.Scopes,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, PasswordChangedAt: u.PasswordChangedAt}
+	if u.PasswordChangeReason != "" {
+		r := u.PasswordChangeReason
+		out.PasswordChangeReason = &r
+	}
+	return out
 }
 
 // POST /admin/v1/tenants/{slug}/users
@@ -66,6 +75,10 @@ func (s *Server) listUsers(c *gin.Context, a service.Admin) {
 	for _, u := range pg.Items {
 		out.Items = append(out.Items, userOut(u))
 	}
+	if err := withMFA(c, a, pg.Items, out.Items); err != nil {
+		s.problem(c, err)
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 
@@ -75,8 +88,11 @@ func (s *Server) getUser(c *gin.Context, a service.Admin) {
 	if err == nil {
 		var u db.User
 		if u, err = a.User(c, c.Param("slug"), id); err == nil {
-			c.JSON(http.StatusOK, userOut(u))
-			return
+			out := []userJSON{userOut(u)}
+			if err = withMFA(c, a, []db.User{u}, out); err == nil {
+				c.JSON(http.StatusOK, out[0])
+				return
+			}
 		}
 	}
 	s.problem(c, err)
@@ -109,11 +125,15 @@ func (s *Server) patchUser(c *gin.Context, a service.Admin) {
 		return
 	}
 	u, err := a.UpdateUser(c, c.Param("slug"), id, p.apply)
+	out := []userJSON{userOut(u)}
+	if err == nil {
+		err = withMFA(c, a, []db.User{u}, out)
+	}
 	if err != nil {
 		s.problem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userOut(u))
+	c.JSON(http.StatusOK, out[0])
 }
 
 // DELETE /admin/v1/tenants/{slug}/users/{user}
@@ -190,8 +210,7 @@ func (s *Server) listSessions(c *gin.Context, a service.Admin) {
 	}
 	out := list[sessionJSON]{Items: make([]sessionJSON, 0, len(sessions))}
 	for _, ss := range sessions {
-		out.Items = append(out.Items, sessionJSON{ID: ss.ID.String(), ClientID: ss.ClientID, Scope: ss.Scope,
-			CreatedAt: ss.CreatedAt, LastRefreshedAt: ss.LastRefreshedAt, ExpiresAt: ss.ExpiresAt})
+		out.Items = append(out.Items, sessionOut(ss))
 	}
 	c.JSON(http.StatusOK, out)
 }

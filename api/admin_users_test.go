@@ -9,9 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
-// Issue 4: users are created, listed, read, updated and deleted through the admin API.
+// Users are created, listed, read, updated and deleted through the admin API.
 func TestAdminUserCRUD(t *testing.T) {
 	w := newWorld(t)
 	key := w.mustAdminKey("")
@@ -55,7 +56,7 @@ func TestAdminUserCRUD(t *testing.T) {
 	w.adminOK(http.StatusNoContent, key, "PUT", tenantPath("a", "users", w.alice.ID.String(), "password"),
 		map[string]any{"password": "a brand new password"})
 	w.login(w.app, "alice", "a brand new password")
-	if r := w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}); r.Status != http.StatusBadRequest {
+	if r := w.post("/token", &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}}); r.Status != http.StatusBadRequest {
 		t.Errorf("old password: %d %s", r.Status, r.Body)
 	}
 
@@ -66,7 +67,7 @@ func TestAdminUserCRUD(t *testing.T) {
 	wantProblem(t, w.admin(key, "GET", tenantPath("a", "users", "alice"), nil), http.StatusNotFound, "not-found", "")
 }
 
-// Issue 4: GET .../users pages with prefix, limit and cursor, in username order.
+// GET .../users pages with prefix, limit and cursor, in username order.
 func TestAdminUserPages(t *testing.T) {
 	e := newEnv(t)
 	e.mustTenant("a")
@@ -114,14 +115,14 @@ func TestAdminUserPages(t *testing.T) {
 	}
 }
 
-// Issue 4: an admin lists a user's live sessions and revokes one, which kills its access
+// An admin lists a user's live sessions and revokes one, which kills its access
 // and refresh tokens and leaves the others alone.
 func TestAdminSessions(t *testing.T) {
 	w := newWorld(t)
 	key := w.mustAdminKey("a")
-	first := w.loginPair(w.app, "alice", alicePassword)
+	first := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	w.clock.Advance(time.Second)
-	second := w.loginPair(w.app, "alice", alicePassword)
+	second := w.loginPair(w.app, "alice", testkit.AlicePassword)
 	sessions := tenantPath("a", "users", w.alice.ID.String(), "sessions")
 
 	list := items(t, w.adminOK(http.StatusOK, key, "GET", sessions, nil))

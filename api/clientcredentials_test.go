@@ -52,7 +52,7 @@ func newTwoInstances(t *testing.T) *twoInstances {
 		return pool
 	}
 	q := &statements{}
-	w := &twoInstances{a: newEnvOn(t, open(nil)), b: newEnvOn(t, open(q)), bQueries: q}
+	w := &twoInstances{a: newEnv(t, onPool(open(nil))), b: newEnv(t, onPool(open(q))), bQueries: q}
 	w.a.mustTenant("a")
 	w.global = w.a.mustAdminKey("")
 	w.cc = w.a.mustClient("a", service.ClientSpec{Name: "batch", GrantTypes: []string{service.GrantClientCredentials},
@@ -81,7 +81,7 @@ func mustIssue(e *env, c client, scope string) map[string]any {
 	return r.JSON(e.t)
 }
 
-// Issue 6: a client B has issued tokens to is authenticated by the issuing statement
+// A client B has issued tokens to is authenticated by the issuing statement
 // alone: one statement per token, none reading the client first.
 func TestClientCredentialsOneStatement(t *testing.T) {
 	w := newTwoInstances(t)
@@ -104,7 +104,7 @@ func TestClientCredentialsOneStatement(t *testing.T) {
 	mustIssue(w.b, w.cc, "")
 }
 
-// Issue 6: whatever an admin changes through A, B's very next request sees, whether or
+// Whatever an admin changes through A, B's very next request sees, whether or
 // not B has the client in its cache: a rotated-out secret, a disabled or deleted client, a
 // disabled tenant, new scopes or lifetimes.
 func TestClientChangesSeenByOtherInstance(t *testing.T) {
@@ -174,7 +174,7 @@ func TestClientChangesSeenByOtherInstance(t *testing.T) {
 	wantError(t, issue(w.b, w.cc, ""), http.StatusUnauthorized, "invalid_client")
 }
 
-// Issue 6: a resource server's secret rotated, or the resource server disabled, through
+// A resource server's secret rotated, or the resource server disabled, through
 // A, fails its very next introspection on B.
 func TestIntrospectCallerChangesSeenByOtherInstance(t *testing.T) {
 	w := newTwoInstances(t)

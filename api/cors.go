@@ -18,7 +18,7 @@ import (
 // Access-Control-Allow-Credentials is never sent.
 
 // corsPaths are the endpoints browsers may call cross-origin.
-var corsPaths = []string{"/token", "/introspect", "/revoke"}
+var corsPaths = []string{"/token", "/introspect", "/revoke", "/authorize-challenge"}
 
 const (
 	// corsAllowHeaders are the request headers a cross-origin call may send. Swagger UI

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -82,7 +82,7 @@ func TestCORSPreflight(t *testing.T) {
 		{"opaque origin", "null", ""},
 		{"no origin", "", ""},
 	}
-	for _, path := range []string{"/token", "/introspect", "/revoke"} {
+	for _, path := range []string{"/token", "/introspect", "/revoke", "/authorize-challenge"} {
 		for _, tt := range tests {
 			t.Run(path+" "+tt.name, func(t *testing.T) {
 				h := headers("Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")
@@ -137,6 +137,7 @@ func TestCORSActualResponses(t *testing.T) {
 		{"introspect, not a resource server", "/introspect", &w.spa, url.Values{"token": {at}}, spaOrigin, 403, spaOrigin},
 		{"revoke", "/revoke", &w.app, url.Values{"token": {"jat_unknown"}}, spaOrigin, 200, spaOrigin},
 		{"revoke, unauthenticated", "/revoke", nil, url.Values{"token": {at}}, spaOrigin, 401, ""},
+		{"authorize-challenge, not first-party", "/authorize-challenge", &w.spa, challengeForm("alice", testkit.AlicePassword), spaOrigin, 400, spaOrigin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,33 +157,11 @@ func TestCORSActualResponses(t *testing.T) {
 	}
 }
 
-// A client's origins are validated: exactly what a browser sends in Origin, or never
-// matched.
-func TestCORSOriginsValidated(t *testing.T) {
-	e := newEnv(t)
-	e.mustTenant("a")
-	for _, origins := range [][]string{
-		{"https://spa.example/"},
-		{"*"},
-		{"null"},
-		{"https://SPA.example"},
-		{"https://spa.example:443"},
-		{"ftp://spa.example"},
-		{spaOrigin, spaOrigin},
-	} {
-		_, _, err := e.svc.CreateClient(context.Background(), e.cli, "a", service.ClientSpec{Name: "spa", AllowedOrigins: origins})
-		var ve *service.ValidationError
-		if !errors.As(err, &ve) || ve.Field != "allowed_origins" {
-			t.Errorf("origins %q: %v, want a ValidationError on allowed_origins", origins, err)
-		}
-	}
-}
-
 // TestInvalidOriginDoesNotBreakIntrospection: an Origin header with bytes PostgreSQL
 // refuses is ignored; it neither fails the request nor the others batched with it.
 func TestInvalidOriginDoesNotBreakIntrospection(t *testing.T) {
 	w := newWorld(t)
-	at := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	at := w.login(w.app, "alice", testkit.AlicePassword)["access_token"].(string)
 	var wg sync.WaitGroup
 	statuses := make(chan int, 40)
 	for i := 0; i < 40; i++ {

@@ -23,14 +23,18 @@ func discoveryPaths(issuer string) []string {
 	return paths
 }
 
-// metadata is the authorization server metadata (RFC 8414 §2). response_types_supported
-// is omitted: jeton has no authorization endpoint and §3.2 forbids empty arrays;
+// metadata is the authorization server metadata (RFC 8414 §2), with the authorization
+// challenge endpoint of draft-ietf-oauth-first-party-apps §4.1. response_types_supported
+// is "code": the challenge endpoint's codes (jeton has no browser authorization endpoint);
 // scopes_supported is omitted because one document serves every tenant.
 type metadata struct {
 	Issuer                           string   `json:"issuer"`
 	TokenEndpoint                    string   `json:"token_endpoint"`
 	IntrospectionEndpoint            string   `json:"introspection_endpoint"`
 	RevocationEndpoint               string   `json:"revocation_endpoint"`
+	AuthorizationChallengeEndpoint   string   `json:"authorization_challenge_endpoint"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
 	GrantTypesSupported              []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
@@ -47,6 +51,9 @@ func (s *Server) discovery(c *gin.Context) {
 		TokenEndpoint:                    base + "/token",
 		IntrospectionEndpoint:            base + "/introspect",
 		RevocationEndpoint:               base + "/revoke",
+		AuthorizationChallengeEndpoint:   base + "/authorize-challenge",
+		ResponseTypesSupported:           []string{"code"},
+		CodeChallengeMethodsSupported:    []string{"S256"},
 		GrantTypesSupported:              service.GrantTypes,
 		TokenEndpointAuthMethods:         withPublic,
 		IntrospectionEndpointAuthMethods: confidential,

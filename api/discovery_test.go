@@ -51,13 +51,18 @@ func TestDiscoveryDocument(t *testing.T) {
 			t.Errorf("%s is an empty array", k)
 		}
 	}
-	for _, absent := range []string{"response_types_supported", "scopes_supported", "authorization_endpoint"} {
+	for _, absent := range []string{"scopes_supported", "authorization_endpoint"} {
 		if _, ok := m[absent]; ok {
 			t.Errorf("document has %s: %v", absent, m[absent])
 		}
 	}
 	want := map[string][]any{
-		"grant_types_supported":                         {"password", "refresh_token", "client_credentials"},
+		"grant_types_supported": {"password", "refresh_token", "client_credentials",
+			"urn:jeton:params:oauth:grant-type:mfa-otp", "urn:jeton:params:oauth:grant-type:mfa-recovery-code",
+			"http://auth0.com/oauth/grant-type/mfa-otp", "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+			"authorization_code"},
+		"response_types_supported":                      {"code"},
+		"code_challenge_methods_supported":              {"S256"},
 		"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
 		"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "none"},
@@ -70,7 +75,7 @@ func TestDiscoveryDocument(t *testing.T) {
 
 	// Each endpoint lives under the issuer and answers a request without client
 	// authentication with 401, not 404.
-	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {
+	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint", "authorization_challenge_endpoint"} {
 		t.Run(k, func(t *testing.T) {
 			endpoint := str(m, k)
 			path, ok := strings.CutPrefix(endpoint, issuer)

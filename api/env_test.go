@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -10,121 +11,171 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/metrics"
 	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
 
-// clock is a settable time source shared by the service under test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 const issuer = "http://127.0.0.1:8080"
 
-// env is one jeton over a fresh database, served by httptest.
+// env is one jeton over a database, served by httptest.
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	svc   *service.Service
-	store *db.Store
-	clock *clock
-	cli   db.Actor
-	logs  *logBuffer // everything the server and the service logged, at every level
-	pool  *pgxpool.Pool
+	t      *testing.T
+	srv    *httptest.Server
+	server *api.Server // the handler srv serves
+	svc    *service.Service
+	store  *db.Store
+	clock  *testkit.Clock
+	cli    db.Actor
+	logs   *testkit.Buffer // everything the server and the service logged, at every level
+	pool   *pgxpool.Pool
 	// metrics hears the service and every request, as in production.
 	metrics *metrics.Metrics
+	feed    *service.Feed // the revocation feed (withFeed), else nil
 }
 
-// logBuffer collects log output from concurrent requests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
+// envConfig is what newEnv's options set.
+type envConfig struct {
+	pool      *pgxpool.Pool // nil: a fresh database
+	configure []func(*service.Config)
+	api       api.Config
+	service   []service.Option
+	feed      *service.FeedConfig // nil: no revocation feed
+	http      func(*http.Server)
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+// envOption adjusts the jeton newEnv starts.
+type envOption func(*envConfig)
+
+// onPool runs jeton over pool: a database the test configured itself
+// (dbtest.NewWithConfig) or one another instance uses too.
+func onPool(pool *pgxpool.Pool) envOption { return func(c *envConfig) { c.pool = pool } }
+
+// withConfig adjusts the service's configuration, after newEnv set its fast hashing.
+func withConfig(configure func(*service.Config)) envOption {
+	return func(c *envConfig) { c.configure = append(c.configure, configure) }
 }
 
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// withAPI is the HTTP layer's configuration; newEnv sets its Issuer, Requests and Feed.
+func withAPI(acfg api.Config) envOption { return func(c *envConfig) { c.api = acfg } }
+
+// withService passes opts to service.New, after newEnv's clock, logger and observer.
+func withService(opts ...service.Option) envOption {
+	return func(c *envConfig) { c.service = append(c.service, opts...) }
 }
 
-// fastHash keeps tests quick; production parameters are exercised by the password package.
-var fastHash = password.Params{Memory: 64, Time: 1, Threads: 1}
+// withFeed runs a revocation feed with cfg on the env's clock, drained before the server
+// closes.
+func withFeed(cfg service.FeedConfig) envOption { return func(c *envConfig) { c.feed = &cfg } }
 
-func newEnv(t *testing.T, opts ...service.Option) *env {
+// withHTTP adjusts the test server before it starts.
+func withHTTP(adjust func(*http.Server)) envOption { return func(c *envConfig) { c.http = adjust } }
+
+// hookedHasher is a hashing worker that runs before and after around each password
+// verification, on the worker: tests hold the worker busy, or change state between a
+// login's verification and the writing of its tokens.
+type hookedHasher struct {
+	password.Hasher
+	before, after func()
+}
+
+func (h hookedHasher) Verify(pw, phc string) (bool, error) {
+	if h.before != nil {
+		h.before()
+	}
+	ok, err := h.Hasher.Verify(pw, phc)
+	if h.after != nil {
+		h.after()
+	}
+	return ok, err
+}
+
+// withHookedHashers runs the service's hashing on n workers in this process, each with
+// the hooks (nil: none) around every verification.
+func withHookedHashers(n int, before, after func()) envOption {
+	hs := make([]password.Hasher, n)
+	for i := range hs {
+		hs[i] = hookedHasher{Hasher: password.Local{Rand: rand.Reader}, before: before, after: after}
+	}
+	return withService(service.WithHashers(hs))
+}
+
+// newEnv starts one jeton, by default over a fresh database, with the test clock, fast
+// hashing, a log of every level and metrics, as opts adjust it.
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	return newEnvOn(t, dbtest.New(t), opts...)
-}
-
-// newEnvOn is newEnv over a pool the test configured itself (dbtest.NewWithConfig).
-func newEnvOn(t *testing.T, pool *pgxpool.Pool, opts ...service.Option) *env {
-	t.Helper()
-	return newEnvFrom(t, pool, nil, api.Config{}, opts...)
-}
-
-// newEnvConfig is newEnv with the service's configuration adjusted by configure (nil:
-// none) and the HTTP layer's by acfg (its Issuer is always the test issuer).
-func newEnvConfig(t *testing.T, configure func(*service.Config), acfg api.Config, opts ...service.Option) *env {
-	t.Helper()
-	return newEnvFrom(t, dbtest.New(t), configure, acfg, opts...)
-}
-
-func newEnvFrom(t *testing.T, pool *pgxpool.Pool, configure func(*service.Config), acfg api.Config, opts ...service.Option) *env {
-	t.Helper()
-	store := db.New(pool)
-	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var o envConfig
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.pool == nil {
+		o.pool = dbtest.New(t)
+	}
+	e := &env{t: t, store: db.New(o.pool, db.WithListenConfig(dbtest.ListenConfig(o.pool))), clock: testkit.NewClock(testkit.Start), cli: testkit.Actor,
+		logs: &testkit.Buffer{}, pool: o.pool, metrics: metrics.New()}
 	cfg := service.DefaultConfig()
-	cfg.Hash = fastHash
-	if configure != nil {
+	cfg.Hash = testkit.FastHash
+	for _, configure := range o.configure {
 		configure(&cfg)
 	}
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := metrics.New()
-	svc, err := service.New(store, cfg, append([]service.Option{service.WithClock(clk.Now), service.WithLogger(log),
-		service.WithObserver(m)}, opts...)...)
+	log := e.logs.Logger()
+	svc, err := service.New(e.store, cfg, append([]service.Option{service.WithClock(e.clock.Now), service.WithLogger(log),
+		service.WithObserver(e.metrics)}, o.service...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acfg.Issuer = issuer
-	acfg.Requests = m
-	h, err := api.NewServer(acfg, svc, log)
-	if err != nil {
+	e.svc = svc
+	acfg := o.api
+	acfg.Issuer, acfg.Requests = issuer, e.metrics
+	if o.feed != nil {
+		e.feed = e.runFeed(*o.feed, log)
+		acfg.Feed = e.feed
+	}
+	if e.server, err = api.NewServer(acfg, svc, log); err != nil {
 		t.Fatal(err)
 	}
 	// Every response is validated against the OpenAPI document (openapi_test.go).
-	srv := httptest.NewServer(validating(t, h))
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"},
-		logs: logs, pool: pool, metrics: m}
+	e.srv = httptest.NewUnstartedServer(validating(t, e.server))
+	if o.http != nil {
+		o.http(e.srv.Config)
+	}
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	if e.feed != nil {
+		t.Cleanup(func() { // before the server closes: it waits for every open stream
+			ctx, cancel := context.WithTimeout(context.Background(), hang)
+			defer cancel()
+			if err := e.feed.Drain(ctx); err != nil {
+				t.Errorf("drain: %v", err)
+			}
+		})
+	}
+	return e
+}
+
+// runFeed starts a revocation feed on the env's store and clock, stopped after the
+// server closes.
+func (e *env) runFeed(cfg service.FeedConfig, log *slog.Logger) *service.Feed {
+	cfg.Gauge = e.metrics.FeedStreams
+	feed := service.NewFeed(e.store, cfg, log, service.WithFeedClock(e.clock.Now))
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		feed.Run(ctx)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		<-ran
+	})
+	return feed
 }
 
 func (e *env) mustTenant(slug string) db.Tenant {
@@ -243,15 +294,14 @@ type world struct {
 	alice   db.User
 }
 
-const alicePassword = "correct horse battery staple"
-
-func newWorld(t *testing.T, opts ...service.Option) world {
+func newWorld(t *testing.T, opts ...envOption) world {
+	t.Helper()
 	e := newEnv(t, opts...)
 	e.mustTenant("a")
 	w := world{env: e}
 	w.app = e.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password", "refresh_token"},
 		Scopes: []string{"read", "write"}})
 	w.rs = e.mustClient("a", service.ClientSpec{Name: "api", Introspect: true})
-	w.alice = e.mustUser("a", "alice", alicePassword)
+	w.alice = e.mustUser("a", "alice", testkit.AlicePassword)
 	return w
 }

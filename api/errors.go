@@ -3,18 +3,15 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/puddle/v2"
+	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/password"
 	"github.com/jeton-auth/jeton/service"
 )
@@ -31,9 +28,8 @@ type oauthError struct {
 func (e *oauthError) Error() string { return e.Code }
 
 var (
-	errInvalidRequest = &oauthError{Code: "invalid_request", Status: http.StatusBadRequest}
-	errTooLarge       = &oauthError{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Desc: "request body too large"}
-	errForbidden      = &oauthError{Code: "unauthorized_client", Status: http.StatusForbidden}
+	errTooLarge  = &oauthError{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Desc: "request body too large"}
+	errForbidden = &oauthError{Code: "unauthorized_client", Status: http.StatusForbidden}
 )
 
 func badRequest(desc string) error {
@@ -53,7 +49,7 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 		return &oauthError{Code: ve.OAuth.Error(), Status: http.StatusBadRequest, Desc: ve.Field + " " + ve.Reason}, true
 	}
 	for _, known := range []error{service.ErrInvalidRequest, service.ErrInvalidGrant, service.ErrUnauthorizedClient,
-		service.ErrUnsupportedGrantType, service.ErrInvalidScope} {
+		service.ErrUnsupportedGrantType, service.ErrInvalidScope, service.ErrInvalidSession} {
 		if errors.Is(err, known) {
 			return &oauthError{Code: known.Error(), Status: http.StatusBadRequest}, true
 		}
@@ -69,7 +65,7 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests,
 			RetryAfter: int(te.RetryAfter / time.Second)}, true
 	}
-	if errors.Is(err, service.ErrBusy) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, service.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, service.ErrLegacyUnavailable) {
 		// context.Canceled: the client went away while waiting; nobody reads this answer.
 		return &oauthError{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}, true
 	}
@@ -79,47 +75,14 @@ func oauthErrorOf(err error) (*oauthError, bool) {
 	return &oauthError{Code: "server_error", Status: http.StatusInternalServerError}, false
 }
 
-// unavailable reports whether err means the database could not answer in time, or is
-// away, or that a password hashing worker failed: a deadline (the request's timeout), a connection that could not be made or broke
-// (network errors, EOF, a pool closed while shutting down), or PostgreSQL saying so with
-// its SQLSTATE (unavailableState). Every such failure leaves nothing half-done, since an
-// interrupted transaction is rolled back, so the client may simply retry.
+// unavailable reports whether err means the request could not be served for now, through
+// no fault of its own: the database is away or out of time (db.ErrUnavailable, which db
+// decides), the request's timeout passed while it waited for something else (a hashing
+// worker), or a password hashing worker failed. The client may simply retry.
 func unavailable(err error) bool {
-	var netErr net.Error
-	var connErr *pgconn.ConnectError
-	var pgErr *pgconn.PgError
 	var workerErr *password.WorkerError
-	switch {
-	case errors.As(err, &workerErr):
-		return true // a hashing worker that died: the next login gets a new one
-	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err),
-		errors.As(err, &netErr), errors.As(err, &connErr),
-		errors.Is(err, puddle.ErrClosedPool), errors.Is(err, pgconn.ErrConnClosed),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return true
-	case errors.As(err, &pgErr):
-		return unavailableState(pgErr.Code)
-	}
-	return false
-}
-
-// unavailableState reports whether a SQLSTATE means the server is away or over capacity
-// for now rather than the query being wrong: class 08 (connection exception), class 53
-// (insufficient resources: too many connections, disk full, out of memory), 57P01
-// (shutdown or pg_terminate_backend), 57P02 (another backend crashed), 57P03 (starting up
-// or shutting down), 57P05 (idle_session_timeout), 57014 (statement_timeout or a cancel),
-// 55P03 (lock_timeout), 25006 (read-only: a standby, mid-failover), 40001
-// (serialization failure, also a standby's recovery conflict) and 40P01 (deadlock): the
-// transaction was rolled back and a retry gets past it.
-func unavailableState(code string) bool {
-	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") {
-		return true
-	}
-	switch code {
-	case "57P01", "57P02", "57P03", "57P05", "57014", "55P03", "25006", "40001", "40P01":
-		return true
-	}
-	return false
+	return errors.Is(err, db.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &workerErr) // a hashing worker that died: the next login gets a new one
 }
 
 // DefaultRefusalDelay is how long jeton serve holds a refused login's answer (see
@@ -128,12 +91,17 @@ const DefaultRefusalDelay = time.Second
 
 // fail writes err as an RFC 6749 §5.2 error body and logs what the client does not see.
 func (s *Server) fail(c *gin.Context, err error) {
+	var pcr *service.PasswordChangeRequiredError
+	if errors.As(err, &pcr) {
+		passwordChangeRequired(c, pcr)
+		return
+	}
 	oe, expected := oauthErrorOf(err)
 	if !expected {
 		s.log.ErrorContext(c, "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
 	}
 	var te *service.ThrottledError
-	if s.cfg.RefusalDelay > 0 && c.FullPath() == "/token" && (errors.Is(err, service.ErrBusy) || errors.As(err, &te)) {
+	if s.cfg.RefusalDelay > 0 && (c.FullPath() == "/token" || c.FullPath() == "/authorize-challenge") && (errors.Is(err, service.ErrBusy) || errors.As(err, &te)) {
 		s.holdRefusal(c, min(s.cfg.RefusalDelay, time.Duration(max(oe.RetryAfter, 1))*time.Second))
 	}
 	switch oe.Status {

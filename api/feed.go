@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,7 +43,7 @@ func (s *Server) revocations(c *gin.Context) {
 	// /introspect; the stream itself lives as long as the client stays.
 	actx, cancel := context.WithTimeout(c.Request.Context(), s.requestTimeout())
 	defer cancel()
-	ca, err := s.intro.AuthenticateClient(actx, cred)
+	ca, err := s.svc.AuthenticateClient(actx, cred)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -150,8 +152,9 @@ func flush(w http.ResponseWriter) error {
 	}
 }
 
-// streamEnded logs why a stream ended: the expected reasons at debug level, a stream closed
-// for lagging at info, anything else (the database) as an error.
+// streamEnded logs why a stream ended: the expected reasons (the client or the database
+// gone, shutdown, access ended) at debug level, a stream closed for lagging at info,
+// anything else as an error.
 func (s *Server) streamEnded(c *gin.Context, err error) {
 	level := slog.LevelDebug
 	switch {
@@ -159,11 +162,18 @@ func (s *Server) streamEnded(c *gin.Context, err error) {
 		level = slog.LevelInfo
 	case errors.Is(err, service.ErrFeedShutdown), errors.Is(err, service.ErrFeedAccessEnded),
 		errors.Is(err, context.Canceled):
-	case !unavailable(err):
+	case !unavailable(err) && !connectionLost(err):
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(c, level, "revocation feed stream ended", slog.String("request_id", requestID(c)),
 		slog.String("tenant", c.GetString("tenant")), slog.String("reason", err.Error()))
+}
+
+// connectionLost reports whether err is the client's connection failing under a write
+// (a write deadline passed, a reset, a closed connection): how many streams end.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // feedData is a revoke event's data: the kind and the one member naming what it revokes.

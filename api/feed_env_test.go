@@ -6,18 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jeton-auth/jeton/api"
-	"github.com/jeton-auth/jeton/db"
-	"github.com/jeton-auth/jeton/dbtest"
-	"github.com/jeton-auth/jeton/metrics"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -25,84 +18,12 @@ import (
 // hangs; the tests check order, never speed.
 const hang = 30 * time.Second
 
-// feedOptions adjust a feed test's jeton.
-type feedOptions struct {
-	feed         service.FeedConfig
-	writeTimeout time.Duration
-	pool         *pgxpool.Pool      // a database another instance uses too; nil: a fresh one
-	storeOpts    []db.Option        // the service's store (revocation hooks)
-	http         func(*http.Server) // adjusts the server before it starts
-}
-
-// feedEnv is one jeton instance with a running revocation feed.
-type feedEnv struct {
-	*env
-	feed *service.Feed
-}
-
-// newFeedEnv is newEnv with a revocation feed running, drained before the server closes.
-func newFeedEnv(t *testing.T, o feedOptions) feedEnv {
+// newFeedWorld is newWorld with a revocation feed running (withFeed; opts may give its
+// configuration).
+func newFeedWorld(t *testing.T, opts ...envOption) (world, *service.Feed) {
 	t.Helper()
-	pool := o.pool
-	if pool == nil {
-		pool = dbtest.New(t)
-	}
-	store := db.New(pool, o.storeOpts...)
-	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	cfg := service.DefaultConfig()
-	cfg.Hash = fastHash
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := metrics.New()
-	svc, err := service.New(store, cfg, service.WithClock(clk.Now), service.WithLogger(log), service.WithObserver(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.feed.Gauge = m.FeedStreams
-	feed := service.NewFeed(db.New(pool), o.feed, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		feed.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-	})
-	h, err := api.NewServer(api.Config{Issuer: issuer, Requests: m, Feed: feed, FeedWriteTimeout: o.writeTimeout}, svc, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(validating(t, h))
-	if o.http != nil {
-		o.http(srv.Config)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { // before the server closes: it waits for every open stream
-		dctx, cancel := context.WithTimeout(context.Background(), hang)
-		defer cancel()
-		if err := feed.Drain(dctx); err != nil {
-			t.Errorf("drain: %v", err)
-		}
-	})
-	e := &env{t: t, srv: srv, svc: svc, store: store, clock: clk, cli: db.Actor{Type: "cli", ID: "test", Name: "cli:test"},
-		logs: logs, pool: pool, metrics: m}
-	return feedEnv{env: e, feed: feed}
-}
-
-// feedWorld is newWorld's fixture on a feedEnv: tenant "a" with app, rs and alice.
-func newFeedWorld(t *testing.T, o feedOptions) (world, *service.Feed) {
-	t.Helper()
-	fe := newFeedEnv(t, o)
-	fe.mustTenant("a")
-	w := world{env: fe.env}
-	w.app = fe.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password", "refresh_token"},
-		Scopes: []string{"read", "write"}})
-	w.rs = fe.mustClient("a", service.ClientSpec{Name: "api", Introspect: true})
-	w.alice = fe.mustUser("a", "alice", alicePassword)
-	return w, fe.feed
+	w := newWorld(t, append([]envOption{withFeed(service.FeedConfig{})}, opts...)...)
+	return w, w.feed
 }
 
 // sseBlock is one blank-line-terminated block of a stream: an event, a comment or a retry.

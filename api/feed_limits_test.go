@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -48,7 +50,7 @@ func (e *env) feedGauge() string {
 // TestFeedCaps: over the per-tenant or the global cap on open streams, a stream is refused
 // with 503 temporarily_unavailable and Retry-After; a closed stream frees its place.
 func TestFeedCaps(t *testing.T) {
-	w, feed := newFeedWorld(t, feedOptions{feed: service.FeedConfig{MaxStreams: 2, MaxStreamsPerTenant: 1}})
+	w, feed := newFeedWorld(t, withFeed(service.FeedConfig{MaxStreams: 2, MaxStreamsPerTenant: 1}))
 	rs2 := w.mustClient("a", service.ClientSpec{Name: "api 2", Introspect: true})
 	w.mustTenant("b")
 	rsB := w.mustClient("b", service.ClientSpec{Name: "api b", Introspect: true})
@@ -81,7 +83,7 @@ func TestFeedCaps(t *testing.T) {
 // TestFeedAuthentication: HTTP Basic only, a resource server of the tenant; credentials in
 // the query string are never read.
 func TestFeedAuthentication(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{})
+	w, _ := newFeedWorld(t)
 	invalidClient := func(name string, r response) {
 		t.Helper()
 		if r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") != `Basic realm="jeton"` ||
@@ -113,8 +115,8 @@ func TestFeedAuthentication(t *testing.T) {
 // WriteTimeout (it sets a deadline per write) and still delivers.
 func TestFeedOutlivesServerTimeouts(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	w, _ := newFeedWorld(t, feedOptions{feed: service.FeedConfig{Heartbeat: 20 * time.Millisecond},
-		http: func(s *http.Server) { s.ReadTimeout, s.WriteTimeout = timeout, timeout }})
+	w, _ := newFeedWorld(t, withFeed(service.FeedConfig{Heartbeat: 20 * time.Millisecond}),
+		withHTTP(func(s *http.Server) { s.ReadTimeout, s.WriteTimeout = timeout, timeout }))
 	s := w.openFeed(w.rs, "")
 	s.ready()
 	for start := time.Now(); time.Since(start) < 5*timeout; {
@@ -134,7 +136,7 @@ func TestFeedWriteDeadline(t *testing.T) {
 	small := func(c syscall.RawConn, opt int) {
 		_ = c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
 	}
-	w, feed := newFeedWorld(t, feedOptions{writeTimeout: 200 * time.Millisecond, http: func(s *http.Server) {
+	w, feed := newFeedWorld(t, withAPI(api.Config{FeedWriteTimeout: 200 * time.Millisecond}), withHTTP(func(s *http.Server) {
 		s.ConnState = func(c net.Conn, st http.ConnState) {
 			if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
 				if rc, err := tc.SyscallConn(); err == nil {
@@ -142,7 +144,7 @@ func TestFeedWriteDeadline(t *testing.T) {
 				}
 			}
 		}
-	}})
+	}))
 	// Far more to replay than the two sockets buffer.
 	tn, err := w.svc.Tenant(context.Background(), "a")
 	if err != nil {
@@ -204,7 +206,7 @@ func TestFeedWriteDeadline(t *testing.T) {
 // TestFeedShutdown: draining the feed (what serve does on SIGTERM, before the server's
 // Shutdown) sends every stream retry: 1000 and ends it; new streams are refused.
 func TestFeedShutdown(t *testing.T) {
-	w, feed := newFeedWorld(t, feedOptions{})
+	w, feed := newFeedWorld(t)
 	rs2 := w.mustClient("a", service.ClientSpec{Name: "api 2", Introspect: true})
 	s1, s2 := w.openFeed(w.rs, ""), w.openFeed(rs2, "")
 	s1.ready()
@@ -231,7 +233,7 @@ func TestFeedShutdown(t *testing.T) {
 // TestFeedDisableClosesStreams: disabling or deleting a resource server ends its own
 // streams after they carry the event; disabling the tenant ends all of the tenant's.
 func TestFeedDisableClosesStreams(t *testing.T) {
-	w, feed := newFeedWorld(t, feedOptions{})
+	w, feed := newFeedWorld(t)
 	ctx := context.Background()
 	rs2 := w.mustClient("a", service.ClientSpec{Name: "api 2", Introspect: true})
 	rs3 := w.mustClient("a", service.ClientSpec{Name: "api 3", Introspect: true})
@@ -279,9 +281,9 @@ func TestFeedDisableClosesStreams(t *testing.T) {
 
 // TestFeedEndsWhenAccessIsLost: removing a client's introspect permission or rotating its
 // secret out writes no revocation; the client's stream still ends before it delivers
-// anything once the recheck interval (one second) has passed.
+// anything once the recheck interval has passed on the service's clock.
 func TestFeedEndsWhenAccessIsLost(t *testing.T) {
-	w, feed := newFeedWorld(t, feedOptions{})
+	w, feed := newFeedWorld(t)
 	ctx := context.Background()
 	rs2 := w.mustClient("a", service.ClientSpec{Name: "api 2", Introspect: true})
 	lost, rotated := w.openFeed(w.rs, ""), w.openFeed(rs2, "")
@@ -294,8 +296,8 @@ func TestFeedEndsWhenAccessIsLost(t *testing.T) {
 	if _, err := w.svc.RotateSecret(ctx, w.cli, "a", rs2.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // past the recheck interval: what is at stake is order, not speed
-	tok := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	w.clock.Advance(service.DefaultFeedConfig().Recheck) // the recheck interval has passed
+	tok := w.login(w.app, "alice", testkit.AlicePassword)["access_token"].(string)
 	if r := w.post("/revoke", &w.app, url.Values{"token": {tok}}); r.Status != http.StatusOK {
 		t.Fatalf("revoke: %d", r.Status)
 	}

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -58,7 +61,7 @@ func increasing(t *testing.T, events []sseBlock) {
 // TestFeedEvents: each kind of revocation reaches the stream as its event, in order; what
 // revokes nothing (a token already revoked, a secret rotation) sends nothing.
 func TestFeedEvents(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{})
+	w, _ := newFeedWorld(t)
 	ctx := context.Background()
 	s := w.openFeed(w.rs, "")
 	if before, _ := s.ready(); len(before) != 0 {
@@ -77,7 +80,7 @@ func TestFeedEvents(t *testing.T) {
 		}
 	}
 
-	tok := w.login(w.app, "alice", alicePassword)
+	tok := w.login(w.app, "alice", testkit.AlicePassword)
 	at, rt := tok["access_token"].(string), tok["refresh_token"].(string)
 	sid := w.introspect(w.rs, at)["sid"].(string)
 	revokeToken(at)
@@ -85,7 +88,7 @@ func TestFeedEvents(t *testing.T) {
 	revokeToken(rt)
 
 	// Reuse detection revokes the session.
-	tok2 := w.login(w.app, "alice", alicePassword)
+	tok2 := w.login(w.app, "alice", testkit.AlicePassword)
 	sid2 := w.introspect(w.rs, tok2["access_token"].(string))["sid"].(string)
 	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok2["refresh_token"].(string)}}
 	if r := w.post("/token", &w.app, refresh); r.Status != http.StatusOK {
@@ -134,7 +137,7 @@ func TestFeedEvents(t *testing.T) {
 // of its own tenant, in order, then ready; Last-Event-ID 0 replays the whole log; without
 // the header (the query string is never read) a stream starts at the head.
 func TestFeedReplay(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{})
+	w, _ := newFeedWorld(t)
 	ctx := context.Background()
 	w.mustTenant("b")
 	watcher := w.openFeed(w.rs, "") // stays connected: once it has an event, the hub has it
@@ -199,7 +202,7 @@ func TestFeedReplay(t *testing.T) {
 // TestFeedReset: a stream whose Last-Event-ID the log was trimmed past, or that is not an
 // id of this log, starts with reset at the head; one the log still reaches is replayed.
 func TestFeedReset(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{})
+	w, _ := newFeedWorld(t)
 	ctx := context.Background()
 	watcher := w.openFeed(w.rs, "")
 	watcher.ready()
@@ -234,7 +237,9 @@ func TestFeedReset(t *testing.T) {
 	}
 }
 
-// pauser holds one revoking transaction just before it appends to the revocation log.
+// pauser holds one revoking transaction just before it appends to the revocation log:
+// as the tracer of the test's pool, it sees the append's batch (the INSERT INTO
+// revocations naming the subject) before it is sent, inside the transaction.
 type pauser struct {
 	mu      sync.Mutex
 	subject string
@@ -242,15 +247,36 @@ type pauser struct {
 	release chan struct{}
 }
 
+func (p *pauser) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	for _, q := range data.Batch.QueuedQueries {
+		if strings.Contains(q.SQL, "INSERT INTO revocations") {
+			for _, a := range q.Arguments {
+				if s, ok := a.(string); ok {
+					p.hook(s)
+				}
+			}
+		}
+	}
+	return ctx
+}
+
+func (p *pauser) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (p *pauser) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (p *pauser) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (p *pauser) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
 func (p *pauser) arm(subject string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.subject, p.reached, p.release = subject, make(chan struct{}), make(chan struct{})
 }
 
-func (p *pauser) hook(_ context.Context, r db.Revocation) {
+// hook waits for release when subject is the one armed.
+func (p *pauser) hook(subject string) {
 	p.mu.Lock()
-	hit := r.Subject == p.subject
+	hit := subject != "" && subject == p.subject
 	reached, release := p.reached, p.release
 	p.mu.Unlock()
 	if hit {
@@ -264,9 +290,10 @@ func (p *pauser) hook(_ context.Context, r db.Revocation) {
 // and reconnects between the commits still gets it: ids follow commit order.
 func TestFeedLateCommit(t *testing.T) {
 	p := &pauser{}
-	w, _ := newFeedWorld(t, feedOptions{storeOpts: []db.Option{db.WithRevocationHook(p.hook)}})
-	first := w.login(w.app, "alice", alicePassword)["access_token"].(string)
-	second := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	pool := dbtest.NewWithConfig(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = p })
+	w, _ := newFeedWorld(t, onPool(pool))
+	first := w.login(w.app, "alice", testkit.AlicePassword)["access_token"].(string)
+	second := w.login(w.app, "alice", testkit.AlicePassword)["access_token"].(string)
 	s := w.openFeed(w.rs, "")
 	s.ready()
 
@@ -319,17 +346,17 @@ func TestFeedLateCommit(t *testing.T) {
 // either reaches the streams of both (LISTEN/NOTIFY).
 func TestFeedAcrossInstances(t *testing.T) {
 	pool := dbtest.New(t)
-	a := newFeedEnv(t, feedOptions{pool: pool})
-	b := newFeedEnv(t, feedOptions{pool: pool})
+	a := newEnv(t, onPool(pool), withFeed(service.FeedConfig{}))
+	b := newEnv(t, onPool(pool), withFeed(service.FeedConfig{}))
 	a.mustTenant("a")
 	app := a.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password"}})
 	rs := a.mustClient("a", service.ClientSpec{Name: "api", Introspect: true})
-	a.mustUser("a", "alice", alicePassword)
+	a.mustUser("a", "alice", testkit.AlicePassword)
 	onA, onB := a.openFeed(rs, ""), b.openFeed(rs, "")
 	onA.ready()
 	onB.ready()
 
-	tok := a.login(app, "alice", alicePassword)["access_token"].(string)
+	tok := a.login(app, "alice", testkit.AlicePassword)["access_token"].(string)
 	if r := a.post("/revoke", &app, url.Values{"token": {tok}}); r.Status != http.StatusOK {
 		t.Fatalf("revoke through a: %d %s", r.Status, r.Body)
 	}
@@ -368,7 +395,7 @@ func waitListeners(t *testing.T, w world, n int) {
 // TestFeedListenerReconnects: when the LISTEN connection dies, the feed reconnects and
 // reads the log from where it was, so what was revoked meanwhile still arrives.
 func TestFeedListenerReconnects(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{})
+	w, _ := newFeedWorld(t)
 	ctx := context.Background()
 	s := w.openFeed(w.rs, "")
 	s.ready()
@@ -397,7 +424,7 @@ func TestFeedListenerReconnects(t *testing.T) {
 
 // TestFeedHeartbeat: a silent stream carries a ": ping" comment every heartbeat.
 func TestFeedHeartbeat(t *testing.T) {
-	w, _ := newFeedWorld(t, feedOptions{feed: service.FeedConfig{Heartbeat: 20 * time.Millisecond}})
+	w, _ := newFeedWorld(t, withFeed(service.FeedConfig{Heartbeat: 20 * time.Millisecond}))
 	s := w.openFeed(w.rs, "")
 	s.ready()
 	for i := 0; i < 3; i++ {

@@ -36,7 +36,9 @@ func (f form) get(name string) string {
 // parseForm reads and checks the body: form content type, size, no repeated parameter
 // (RFC 6749 §3.2), valid UTF-8 without NUL, a username without control characters. The
 // scope is left to service.ParseScope, whose syntax (RFC 6749 §3.3) refuses all of those
-// as invalid_scope.
+// as invalid_scope. The token of /introspect and /revoke may hold NUL: such a token is
+// malformed like any other, which RFC 7662 §2.2 answers inactive and RFC 7009 §2.2 with
+// 200, and only a well-formed token (its hash) ever reaches the database.
 func parseForm(c *gin.Context) (form, error) {
 	if ct := c.GetHeader("Content-Type"); !strings.EqualFold(ct, formType) {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -63,7 +65,7 @@ func parseForm(c *gin.Context) (form, error) {
 		if k == "scope" {
 			continue
 		}
-		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) || strings.ContainsRune(v[0], 0) {
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) || (k != "token" && strings.ContainsRune(v[0], 0)) {
 			return nil, badRequest("parameters must be UTF-8 text")
 		}
 	}

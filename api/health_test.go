@@ -3,10 +3,10 @@ package api_test
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
+	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,25 +20,6 @@ import (
 	"github.com/jeton-auth/jeton/service"
 	"github.com/jeton-auth/jeton/tokens"
 )
-
-// serverOn returns jeton's handler (checked against the OpenAPI document) over pool.
-func serverOn(t *testing.T, pool *pgxpool.Pool, acfg api.Config) (*api.Server, *httptest.Server) {
-	t.Helper()
-	cfg := service.DefaultConfig()
-	cfg.Hash = fastHash
-	svc, err := service.New(db.New(pool), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acfg.Issuer = issuer
-	h, err := api.NewServer(acfg, svc, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(validating(t, h))
-	t.Cleanup(srv.Close)
-	return h, srv
-}
 
 // blackHole accepts connections and never answers, like a hung server or a partitioned
 // network. It returns its address; everything closes with the test.
@@ -84,9 +65,11 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// Issue 8: with the database down (connections refused) or hung (nothing answers), every
-// OAuth endpoint and the admin API answer 503 with Retry-After within their timeouts,
-// /readyz says unavailable and /healthz stays up.
+// With the database down (connections refused) or hung (nothing answers), every
+// OAuth endpoint and the admin API answer 503 with Retry-After, /readyz says unavailable
+// and /healthz stays up. A connection attempt to the hung database outlasts the client's
+// patience (hang), so an answer at all means the request's own timeout gave it: what is
+// checked is who answers first, not how fast.
 func TestDatabaseAway(t *testing.T) {
 	const timeout, adminTimeout = 300 * time.Millisecond, 600 * time.Millisecond
 	// A well-formed client and admin key, so that every request gets as far as the database.
@@ -101,12 +84,14 @@ func TestDatabaseAway(t *testing.T) {
 		{"hung", blackHole},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pool, err := pgxpool.New(context.Background(), "postgres://jeton@"+tc.addr(t)+"/jeton?sslmode=disable&connect_timeout=2")
+			pool, err := pgxpool.New(context.Background(), "postgres://jeton@"+tc.addr(t)+"/jeton?sslmode=disable&connect_timeout=300")
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(pool.Close)
-			_, srv := serverOn(t, pool, api.Config{RequestTimeout: timeout, AdminTimeout: adminTimeout})
+			srv := newEnv(t, onPool(pool), withAPI(api.Config{RequestTimeout: timeout, AdminTimeout: adminTimeout})).srv
+			client := srv.Client()
+			client.Timeout = hang
 			form := func(kv ...string) string {
 				v := url.Values{}
 				for i := 0; i+1 < len(kv); i += 2 {
@@ -138,21 +123,11 @@ func TestDatabaseAway(t *testing.T) {
 					req.Header.Set("Authorization", basic(app.ID, app.Secret))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				}
-				start := time.Now()
-				resp, err := srv.Client().Do(req)
-				took := time.Since(start)
+				resp, err := client.Do(req)
 				if err != nil {
-					t.Fatalf("%s %s: %v", r.method, r.path, err)
+					t.Fatalf("%s %s: %v (no answer before the client gave up)", r.method, r.path, err)
 				}
 				resp.Body.Close()
-				limit := timeout
-				if r.admin {
-					limit = adminTimeout
-				}
-				// The margin only catches a hang.
-				if took > limit+time.Second {
-					t.Errorf("%s %s took %v, over the %v timeout", r.method, r.path, took, limit)
-				}
 				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 					t.Errorf("%s %s: %d, Retry-After %q; want 503 with Retry-After", r.method, r.path, resp.StatusCode,
 						resp.Header.Get("Retry-After"))
@@ -161,21 +136,23 @@ func TestDatabaseAway(t *testing.T) {
 			if got := get(t, srv.URL+"/healthz"); got != http.StatusOK {
 				t.Errorf("/healthz: %d, want 200", got)
 			}
-			start := time.Now()
-			if got := get(t, srv.URL+"/readyz"); got != http.StatusServiceUnavailable {
-				t.Errorf("/readyz: %d, want 503", got)
+			resp, err := client.Get(srv.URL + "/readyz")
+			if err != nil {
+				t.Fatalf("/readyz: %v (no answer before the client gave up)", err)
 			}
-			if took := time.Since(start); took > timeout+time.Second {
-				t.Errorf("/readyz took %v", took)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("/readyz: %d, want 503", resp.StatusCode)
 			}
 		})
 	}
 }
 
-// Issue 8: a draining server says so on /readyz, asks clients to reconnect elsewhere, and
+// A draining server says so on /readyz, asks clients to reconnect elsewhere, and
 // keeps serving everything else.
 func TestDrain(t *testing.T) {
-	h, srv := serverOn(t, dbtest.New(t), api.Config{})
+	e := newEnv(t)
+	h, srv := e.server, e.srv
 	if got := get(t, srv.URL+"/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz before draining: %d", got)
 	}
@@ -210,4 +187,54 @@ func get(t *testing.T, u string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// listenChecks hears LISTEN self-check outcomes.
+type listenChecks chan bool
+
+func (c listenChecks) ListenChecked(_ string, ok bool) { c <- ok }
+
+// TestReadyzFeedDelivery: /readyz says how the feed delivers, and stays 200 when its
+// notifications do not arrive (its LISTEN connection on another database than the one
+// revocations are written to, as behind a pooler in transaction mode): it still delivers,
+// within a poll.
+func TestReadyzFeedDelivery(t *testing.T) {
+	pool, other := dbtest.New(t), dbtest.New(t)
+	for _, tc := range []struct {
+		name   string
+		listen *pgxpool.Pool
+		want   string
+	}{
+		{"direct", pool, "listening"},
+		{"notifications lost", other, "polling"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			heard := make(listenChecks, 1)
+			store := db.New(pool, db.WithListenConfig(dbtest.ListenConfig(tc.listen)))
+			// A check that must pass may take long on a loaded machine; one that fails waits
+			// for the whole of it.
+			wait := map[bool]time.Duration{true: hang, false: 200 * time.Millisecond}[tc.want == "listening"]
+			feed := service.NewFeed(store, service.FeedConfig{ListenCheck: wait, Observer: heard}, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan struct{})
+			go func() { feed.Run(ctx); close(ran) }()
+			t.Cleanup(func() { cancel(); <-ran })
+			e := newEnv(t, onPool(pool), withAPI(api.Config{Feed: feed}))
+			select {
+			case <-heard:
+			case <-time.After(2 * hang):
+				t.Fatal("no self-check outcome")
+			}
+			resp, err := http.Get(e.srv.URL + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got map[string]string
+			err = json.NewDecoder(resp.Body).Decode(&got)
+			if want := map[string]string{"status": "ok", "feed": tc.want}; err != nil || resp.StatusCode != http.StatusOK || !maps.Equal(got, want) {
+				t.Errorf("/readyz: %d %v %v, want 200 %v", resp.StatusCode, got, err, want)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,15 +11,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
-// RFC 6749 §3.2, RFC 7662 §4, RFC 7009 §2 and issue 2: only POST, 405 with Allow otherwise,
+// RFC 6749 §3.2, RFC 7662 §4, RFC 7009 §2: only POST, 405 with Allow otherwise,
 // and nothing in the query string is ever acted on.
 func TestOtherMethodsNotAllowed(t *testing.T) {
 	w := newWorld(t)
-	creds := "?" + url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword},
+	creds := "?" + url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword},
 		"client_id": {w.app.ID}, "client_secret": {w.app.Secret}}.Encode()
 	tests := []struct{ method, target string }{
 		{http.MethodGet, "/token"},
@@ -75,8 +78,8 @@ func TestQueryStringIgnored(t *testing.T) {
 		code   string
 	}{
 		{"token client credentials", "/token" + q("client_id", w.app.ID, "client_secret", w.app.Secret), nil, passwordForm(), 401, "invalid_client"},
-		{"token grant parameters", "/token" + q("grant_type", "password", "username", "alice", "password", alicePassword), &w.app, url.Values{}, 400, "invalid_request"},
-		{"token password", "/token" + q("password", alicePassword), &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}}, 400, "invalid_request"},
+		{"token grant parameters", "/token" + q("grant_type", "password", "username", "alice", "password", testkit.AlicePassword), &w.app, url.Values{}, 400, "invalid_request"},
+		{"token password", "/token" + q("password", testkit.AlicePassword), &w.app, url.Values{"grant_type": {"password"}, "username": {"alice"}}, 400, "invalid_request"},
 		{"introspect client credentials", "/introspect" + q("client_id", w.rs.ID, "client_secret", w.rs.Secret), nil, url.Values{"token": {at}}, 401, "invalid_client"},
 		{"introspect token", "/introspect" + q("token", at), &w.rs, url.Values{}, 400, "invalid_request"},
 		{"introspect access_token", "/introspect" + q("access_token", w.rs.Secret), nil, url.Values{"token": {at}}, 401, "invalid_client"},
@@ -97,7 +100,7 @@ func TestQueryStringIgnored(t *testing.T) {
 	}
 }
 
-// RFC 6749 §10.14 and issue 2: hostile input is a 4xx RFC 6749 §5.2 error (or an inactive
+// RFC 6749 §10.14: hostile input is a 4xx RFC 6749 §5.2 error (or an inactive
 // token), never a 500 and never internals.
 func TestHostileInputNeverServerError(t *testing.T) {
 	w := newWorld(t)
@@ -195,7 +198,7 @@ func TestHostileInputNeverServerError(t *testing.T) {
 	}
 }
 
-// Issue 2: the process and its database answer.
+// The process and its database answer.
 func TestHealth(t *testing.T) {
 	w := newEnv(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -211,7 +214,7 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// Issue 2 and RFC 8414 §3.3: iss and the discovery document are the configured issuer,
+// RFC 8414 §3.3: iss and the discovery document are the configured issuer,
 // whatever Host or forwarding headers say.
 func TestIssuerIgnoresRequestHost(t *testing.T) {
 	w := newWorld(t)
@@ -253,32 +256,8 @@ func TestIssuerIgnoresRequestHost(t *testing.T) {
 // database stops accepting them and the pool drops the ones it had), as in a restart.
 func TestDatabaseOutage(t *testing.T) {
 	pool := dbtest.New(t)
-	e := newEnvOn(t, pool)
-	e.mustTenant("a")
-	w := world{env: e,
-		app: e.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password"}}),
-		rs:  e.mustClient("a", service.ClientSpec{Name: "api", Introspect: true}),
-	}
-	w.alice = e.mustUser("a", "alice", alicePassword)
-	at := w.mustLogin()
-
-	var name string
-	if err := pool.QueryRow(t.Context(), "SELECT current_database()").Scan(&name); err != nil {
-		t.Fatal(err)
-	}
-	// A database cannot refuse connections to itself: say it from the maintenance database.
-	cfg := pool.Config().ConnConfig.Copy()
-	cfg.Database = "postgres"
-	admin, err := pgx.ConnectConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = admin.Exec(t.Context(), "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH ALLOW_CONNECTIONS false")
-	admin.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.Reset()
+	w, at := loggedIn(t, pool)
+	alterDatabase(t, pool, "WITH ALLOW_CONNECTIONS false")
 
 	tests := []struct {
 		name string
@@ -292,11 +271,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := w.post(tt.path, tt.as, tt.form)
-			wantError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
-			if got := r.Header.Get("Retry-After"); got == "" {
-				t.Error("no Retry-After")
-			}
+			wantUnavailable(t, w.post(tt.path, tt.as, tt.form))
 		})
 	}
 	t.Run("readyz", func(t *testing.T) {
@@ -307,4 +282,86 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("/healthz %d, want 200: the process still answers", r.Status)
 		}
 	})
+}
+
+// A read-only server (a standby a pooler or proxy sent jeton to, or a primary restarting
+// read-only mid-failover) refuses every write with SQLSTATE 25006: each write answers 503
+// with Retry-After, never a 500.
+func TestReadOnlyDatabase(t *testing.T) {
+	pool := dbtest.New(t)
+	w, at := loggedIn(t, pool)
+	key := w.mustAdminKey("")
+	alterDatabase(t, pool, "SET default_transaction_read_only = on")
+
+	for _, tt := range []struct {
+		name string
+		path string
+		form url.Values
+	}{
+		{"login", "/token", passwordForm()},
+		{"revoke", "/revoke", url.Values{"token": {at}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantUnavailable(t, w.post(tt.path, &w.app, tt.form))
+		})
+	}
+	t.Run("admin", func(t *testing.T) {
+		r := w.admin(key, http.MethodPost, "/admin/v1/tenants", map[string]any{"slug": "b"})
+		if r.Status != http.StatusServiceUnavailable || !strings.HasSuffix(fmt.Sprint(r.JSON(t)["type"]), "/unavailable") {
+			t.Errorf("POST /admin/v1/tenants: %d %s, want a 503 unavailable problem", r.Status, r.Body)
+		}
+	})
+	if logs := w.logs.String(); !strings.Contains(logs, "SQLSTATE 25006") {
+		t.Errorf("no 25006 in the logs: the 503s had another cause\n%s", logs)
+	}
+}
+
+// alterDatabase runs ALTER DATABASE on pool's database with clause, from the maintenance
+// database (a database cannot refuse connections to itself), and ends every session on
+// it, so that new ones get the change: the pool's, and, behind a pooler (make
+// test-pgbouncer), the server connections the pooler would otherwise keep handing out.
+func alterDatabase(t *testing.T, pool *pgxpool.Pool, clause string) {
+	t.Helper()
+	var name string
+	if err := pool.QueryRow(t.Context(), "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	cfg := pool.Config().ConnConfig.Copy()
+	cfg.Database = "postgres"
+	admin, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Exec(t.Context(), "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" "+clause)
+	if err == nil {
+		_, err = admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1`, name)
+	}
+	admin.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Reset()
+}
+
+// loggedIn is a tenant with a password client, a resource server and alice on pool, and
+// an access token of alice's.
+func loggedIn(t *testing.T, pool *pgxpool.Pool) (world, string) {
+	t.Helper()
+	e := newEnv(t, onPool(pool))
+	e.mustTenant("a")
+	w := world{env: e,
+		app: e.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password"}}),
+		rs:  e.mustClient("a", service.ClientSpec{Name: "api", Introspect: true}),
+	}
+	w.alice = e.mustUser("a", "alice", testkit.AlicePassword)
+	return w, w.mustLogin()
+}
+
+// wantUnavailable checks for RFC 6749's temporarily_unavailable with Retry-After.
+func wantUnavailable(t *testing.T, r response) {
+	t.Helper()
+	wantError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if got := r.Header.Get("Retry-After"); got == "" {
+		t.Error("no Retry-After")
+	}
 }

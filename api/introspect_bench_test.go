@@ -14,6 +14,7 @@ import (
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 	"github.com/jeton-auth/jeton/tokens"
 )
@@ -25,7 +26,7 @@ import (
 func BenchmarkIntrospect(b *testing.B) {
 	ctx := context.Background()
 	cfg := service.DefaultConfig()
-	cfg.Hash = fastHash
+	cfg.Hash = testkit.FastHash
 	svc, err := service.New(db.New(dbtest.New(b)), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +48,7 @@ func BenchmarkIntrospect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, actor, "a", "alice", alicePassword, nil); err != nil {
+	if _, err := svc.CreateUser(ctx, actor, "a", "alice", testkit.AlicePassword, nil); err != nil {
 		b.Fatal(err)
 	}
 	ca, err := svc.AuthenticateClient(ctx, service.Credentials{ClientID: app.ID, Secret: appSecret})
@@ -55,7 +56,7 @@ func BenchmarkIntrospect(b *testing.B) {
 		b.Fatal(err)
 	}
 	// A password-grant token, with a user and a session, as the bench's live tokens.
-	tok, err := svc.PasswordGrant(ctx, ca, service.PasswordLogin{Username: "alice", Password: alicePassword, Actor: actor})
+	tok, err := svc.PasswordGrant(ctx, ca, service.PasswordLogin{Username: "alice", Password: testkit.AlicePassword, Actor: actor})
 	if err != nil {
 		b.Fatal(err)
 	}

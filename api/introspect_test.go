@@ -17,6 +17,7 @@ import (
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 	"github.com/jeton-auth/jeton/tokens"
 )
@@ -39,11 +40,11 @@ func wantInactive(t *testing.T, r response) {
 // mustLogin returns a fresh access token of alice's.
 func (w world) mustLogin(extra ...string) string {
 	w.t.Helper()
-	at, _ := w.login(w.app, "alice", alicePassword, extra...)["access_token"].(string)
+	at, _ := w.login(w.app, "alice", testkit.AlicePassword, extra...)["access_token"].(string)
 	return at
 }
 
-// RFC 7662 §2.2 and issue 2: the members of a live token's introspection.
+// RFC 7662 §2.2: the members of a live token's introspection.
 func TestIntrospectActiveMembers(t *testing.T) {
 	w := newWorld(t)
 	issued := w.clock.Now()
@@ -64,6 +65,7 @@ func TestIntrospectActiveMembers(t *testing.T) {
 		"active": true, "scope": "write", "client_id": w.app.ID, "username": "alice",
 		"sub": w.alice.ID.String(), "token_type": "Bearer", "iss": issuer, "tenant": "a", "jti": jti,
 		"iat": float64(issued.Unix()), "exp": float64(issued.Add(15 * time.Minute).Unix()),
+		"amr": []any{"pwd"}, "acr": "pwd", "auth_time": float64(issued.Unix()),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("introspection (-want +got):\n%s", diff)
@@ -103,7 +105,7 @@ func TestInactiveTokensIndistinguishable(t *testing.T) {
 	w := newWorld(t)
 	w.mustTenant("b")
 	appB := w.mustClient("b", service.ClientSpec{Name: "app b", GrantTypes: []string{"password"}, Scopes: []string{"read"}})
-	w.mustUser("b", "alice", alicePassword)
+	w.mustUser("b", "alice", testkit.AlicePassword)
 	ctx := context.Background()
 
 	expired := w.mustLogin()
@@ -111,34 +113,34 @@ func TestInactiveTokensIndistinguishable(t *testing.T) {
 	if r := w.post("/revoke", &w.app, url.Values{"token": {revoked}}); r.Status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
-	refresh, _ := w.login(w.app, "alice", alicePassword)["refresh_token"].(string)
+	refresh, _ := w.login(w.app, "alice", testkit.AlicePassword)["refresh_token"].(string)
 	if refresh == "" {
 		t.Fatal("no refresh token")
 	}
-	otherTenant, _ := w.login(appB, "alice", alicePassword)["access_token"].(string)
+	otherTenant, _ := w.login(appB, "alice", testkit.AlicePassword)["access_token"].(string)
 	unknown, err := tokens.New(tokens.Access, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	disabledUser := func() string {
-		w.mustUser("a", "erin", alicePassword)
-		at, _ := w.login(w.app, "erin", alicePassword)["access_token"].(string)
+		w.mustUser("a", "erin", testkit.AlicePassword)
+		at, _ := w.login(w.app, "erin", testkit.AlicePassword)["access_token"].(string)
 		if _, err := w.svc.UpdateUser(ctx, w.cli, "a", "erin", func(u *db.User) { u.Disabled = true }); err != nil {
 			t.Fatal(err)
 		}
 		return at
 	}()
 	passwordChanged := func() string {
-		w.mustUser("a", "fred", alicePassword)
-		at, _ := w.login(w.app, "fred", alicePassword)["access_token"].(string)
-		if err := w.svc.SetPassword(ctx, w.cli, "a", "fred", alicePassword+" new"); err != nil {
+		w.mustUser("a", "fred", testkit.AlicePassword)
+		at, _ := w.login(w.app, "fred", testkit.AlicePassword)["access_token"].(string)
+		if err := w.svc.SetPassword(ctx, w.cli, "a", "fred", testkit.AlicePassword+" new"); err != nil {
 			t.Fatal(err)
 		}
 		return at
 	}()
 	disabledClient := func() string {
 		c := w.mustClient("a", service.ClientSpec{Name: "doomed", GrantTypes: []string{"password"}})
-		at, _ := w.login(c, "alice", alicePassword)["access_token"].(string)
+		at, _ := w.login(c, "alice", testkit.AlicePassword)["access_token"].(string)
 		if _, err := w.svc.UpdateClient(ctx, w.cli, "a", c.ID, func(c *db.Client) { c.Disabled = true }); err != nil {
 			t.Fatal(err)
 		}
@@ -192,20 +194,20 @@ func (q *tokenQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.T
 
 func (q *tokenQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// Issue 2: prefix, length and checksum are checked before any database read. A tracer on
+// Prefix, length and checksum are checked before any database read. A tracer on
 // the pool counts the statements that touch the tokens table while /introspect and /revoke
 // answer a malformed token; a well-formed unknown token is the control that the counter
 // sees the lookup.
 func TestMalformedTokensReadNoTokenRow(t *testing.T) {
 	var q tokenQueries
 	pool := dbtest.NewWithConfig(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = &q })
-	e := newEnvOn(t, pool)
+	e := newEnv(t, onPool(pool))
 	e.mustTenant("a")
 	w := world{env: e,
 		app: e.mustClient("a", service.ClientSpec{Name: "app", GrantTypes: []string{"password"}, Scopes: []string{"read"}}),
 		rs:  e.mustClient("a", service.ClientSpec{Name: "api", Introspect: true}),
 	}
-	w.alice = e.mustUser("a", "alice", alicePassword)
+	w.alice = e.mustUser("a", "alice", testkit.AlicePassword)
 	at := w.mustLogin()
 
 	// replace returns at with the character at i replaced by a different base62 digit.
@@ -237,6 +239,19 @@ func TestMalformedTokensReadNoTokenRow(t *testing.T) {
 		{name: "flipped random character", token: replace(len(tokens.Access) + 5)},
 		{name: "non-base62 characters", token: "jat_" + strings.Repeat("-", len(body))},
 		{name: "SQL", token: "jat_' OR '1'='1"},
+		// Control characters make a malformed token like any other (RFC 7662 §2.2, RFC 7009
+		// §2.2), never a 400: a trailing line feed is a common copy-and-paste accident.
+		{name: "NUL at the end", token: at + "\x00"},
+		{name: "NUL inside", token: at[:10] + "\x00" + at[10:]},
+		{name: "line feed at the end", token: at + "\n"},
+		{name: "line feed inside", token: at[:10] + "\n" + at[10:]},
+		{name: "carriage return at the end", token: at + "\r"},
+		{name: "CR LF at the end", token: at + "\r\n"},
+		{name: "tab inside", token: at[:10] + "\t" + at[10:]},
+		{name: "other C0 controls inside", token: at[:10] + "\x01\x08\x1b\x1f" + at[10:]},
+		{name: "DEL at the end", token: at + "\x7f"},
+		{name: "C1 control at the end", token: at + "\u0085"},
+		{name: "only a NUL", token: "\x00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,8 +288,8 @@ func TestMalformedTokensReadNoTokenRow(t *testing.T) {
 	}
 }
 
-// RFC 7662 §2.1, §4: only authenticated resource servers of the tenant may introspect;
-// issue 2: a client without the permission gets 403 and learns nothing.
+// RFC 7662 §2.1, §4: only authenticated resource servers of the tenant may introspect; a
+// client without the permission gets 403 and learns nothing.
 func TestIntrospectCaller(t *testing.T) {
 	w := newLoginWorld(t)
 	at := w.mustLogin()
@@ -303,6 +318,15 @@ func TestIntrospectCaller(t *testing.T) {
 		{name: "missing token", auth: basic(w.rs.ID, w.rs.Secret), form: url.Values{}, status: 400, code: "invalid_request"},
 		{name: "empty token", auth: basic(w.rs.ID, w.rs.Secret), form: url.Values{"token": {""}}, status: 400, code: "invalid_request"},
 		{name: "repeated token", auth: basic(w.rs.ID, w.rs.Secret), form: url.Values{"token": {at, at}}, status: 400, code: "invalid_request"},
+		// A token with control characters is inactive (TestMalformedTokensReadNoTokenRow);
+		// one that is not UTF-8 at all is not a form of text, and the other parameters
+		// keep refusing NUL.
+		{name: "token not UTF-8", auth: basic(w.rs.ID, w.rs.Secret), form: url.Values{"token": {at + "\xff"}},
+			status: 400, code: "invalid_request"},
+		{name: "NUL in token_type_hint", auth: basic(w.rs.ID, w.rs.Secret),
+			form: url.Values{"token": {at}, "token_type_hint": {"access_token\x00"}}, status: 400, code: "invalid_request"},
+		{name: "NUL in client_id", form: url.Values{"token": {at}, "client_id": {w.rs.ID + "\x00"}, "client_secret": {w.rs.Secret}},
+			status: 400, code: "invalid_request"},
 		{name: "app without introspect permission", auth: basic(w.app.ID, w.app.Secret), form: url.Values{"token": {at}},
 			status: 403, code: "unauthorized_client"},
 		{name: "app asking about garbage", auth: basic(w.app.ID, w.app.Secret), form: url.Values{"token": {"x"}},
@@ -338,7 +362,7 @@ func TestIntrospectCaller(t *testing.T) {
 }
 
 // RFC 7009 §2.1, §2.2: the client the token was issued to revokes it; anything it cannot
-// find is a 200 too. Issue 2: revocation answers 200 with an empty body.
+// find is a 200 too. Revocation answers 200 with an empty body.
 func TestRevoke(t *testing.T) {
 	w := newLoginWorld(t)
 	revoked := w.mustLogin()
@@ -362,6 +386,9 @@ func TestRevoke(t *testing.T) {
 		{name: "unknown hint", as: &w.app, form: url.Values{"token": {unknown}, "token_type_hint": {"foo"}}, status: 200},
 		{name: "missing token", as: &w.app, form: url.Values{}, status: 400, code: "invalid_request"},
 		{name: "empty token", as: &w.app, form: url.Values{"token": {""}}, status: 400, code: "invalid_request"},
+		{name: "token not UTF-8", as: &w.app, form: url.Values{"token": {revoked + "\xff"}}, status: 400, code: "invalid_request"},
+		{name: "NUL in token_type_hint", as: &w.app, form: url.Values{"token": {revoked}, "token_type_hint": {"\x00"}},
+			status: 400, code: "invalid_request"},
 		{name: "wrong secret", as: &client{ID: w.app.ID, Secret: w.app.Secret + "x"}, form: url.Values{"token": {revoked}},
 			status: 401, code: "invalid_client"},
 		{name: "no authentication", form: url.Values{"token": {revoked}}, status: 401, code: "invalid_client"},
@@ -415,7 +442,7 @@ func TestRevoke(t *testing.T) {
 	})
 
 	t.Run("refresh token takes its access token with it", func(t *testing.T) {
-		tok := w.login(w.app, "alice", alicePassword)
+		tok := w.login(w.app, "alice", testkit.AlicePassword)
 		at, _ := tok["access_token"].(string)
 		rt, _ := tok["refresh_token"].(string)
 		// The hint is wrong on purpose: RFC 7009 §2.1 says to look further.

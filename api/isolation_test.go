@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -29,7 +30,7 @@ func newTwoTenants(t *testing.T) twoTenants {
 	return tt
 }
 
-// RFC 7662 §2.2, issue 2: a resource server of tenant B sees tenant A's token as inactive,
+// RFC 7662 §2.2: a resource server of tenant B sees tenant A's token as inactive,
 // exactly as it sees an unknown one, while A's resource server sees it live.
 func TestCrossTenantIntrospection(t *testing.T) {
 	w := newTwoTenants(t)
@@ -47,7 +48,7 @@ func TestCrossTenantIntrospection(t *testing.T) {
 	}
 }
 
-// RFC 7009 §2.1, issue 2: a client of tenant B gets 200 and changes nothing; another client
+// RFC 7009 §2.1: a client of tenant B gets 200 and changes nothing; another client
 // of tenant A gets 400 unauthorized_client and changes nothing.
 func TestRevokeByAnotherClient(t *testing.T) {
 	w := newTwoTenants(t)
@@ -64,7 +65,7 @@ func TestRevokeByAnotherClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tok := w.login(w.app, "alice", alicePassword)
+			tok := w.login(w.app, "alice", testkit.AlicePassword)
 			for _, kind := range []string{"access_token", "refresh_token"} {
 				token, _ := tok[kind].(string)
 				r := w.post("/revoke", &tt.as, url.Values{"token": {token}})

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
 // The default access token lives 15 minutes.
 func TestAccessTokenExpiry(t *testing.T) {
 	w := newWorld(t)
-	at := str(w.login(w.app, "alice", alicePassword), "access_token")
+	at := str(w.login(w.app, "alice", testkit.AlicePassword), "access_token")
 	w.clock.Advance(15*time.Minute - time.Second)
 	if !w.isActive(w.rs, at) {
 		t.Fatal("inactive before 15 minutes")
@@ -27,7 +28,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 // A refresh token expires after 14 days without use; each refresh starts a new 14 days.
 func TestRefreshIdleExpiry(t *testing.T) {
 	w := newWorld(t)
-	rt := str(w.login(w.app, "alice", alicePassword), "refresh_token")
+	rt := str(w.login(w.app, "alice", testkit.AlicePassword), "refresh_token")
 	w.clock.Advance(14*day - time.Second)
 	rt = str(w.mustRefresh(w.app, rt), "refresh_token")
 	w.clock.Advance(14*day - time.Second)
@@ -40,7 +41,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 // descended from it outlives it.
 func TestSessionMaxLifetime(t *testing.T) {
 	w := newWorld(t)
-	rt := str(w.login(w.app, "alice", alicePassword), "refresh_token")
+	rt := str(w.login(w.app, "alice", testkit.AlicePassword), "refresh_token")
 	for range 6 { // day 78
 		w.clock.Advance(13 * day)
 		rt = str(w.mustRefresh(w.app, rt), "refresh_token")
@@ -108,7 +109,7 @@ func TestLifetimeOverrides(t *testing.T) {
 				c.client(&spec)
 			}
 			app := w.mustClient("a", spec)
-			tok := w.login(app, "alice", alicePassword)
+			tok := w.login(app, "alice", testkit.AlicePassword)
 			if tok["expires_in"] != c.wantExpiresIn {
 				t.Errorf("expires_in %v, want %v", tok["expires_in"], c.wantExpiresIn)
 			}
@@ -128,7 +129,7 @@ func TestLifetimeOverrides(t *testing.T) {
 			expectOAuthError(t, w.tryRefresh(app, rt), http.StatusBadRequest, "invalid_grant")
 
 			// Absolute: refreshing within the idle time keeps a new session only until its end.
-			rt = str(w.login(app, "alice", alicePassword), "refresh_token")
+			rt = str(w.login(app, "alice", testkit.AlicePassword), "refresh_token")
 			step, elapsed := c.idle-time.Second, time.Duration(0)
 			for elapsed+step < c.max {
 				w.clock.Advance(step)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -65,11 +66,11 @@ func tenantRound(e *env, key string, i int) error {
 	app.ID, _ = c["client_id"].(string)
 	app.Secret, _ = c["client_secret"].(string)
 	username := "user-" + slug
-	u, err := admin(http.StatusCreated, "POST", tenantPath(slug, "users"), map[string]any{"username": username, "password": alicePassword})
+	u, err := admin(http.StatusCreated, "POST", tenantPath(slug, "users"), map[string]any{"username": username, "password": testkit.AlicePassword})
 	if err != nil {
 		return err
 	}
-	first, err := oauth(http.StatusOK, "/token", url.Values{"grant_type": {"password"}, "username": {username}, "password": {alicePassword}})
+	first, err := oauth(http.StatusOK, "/token", url.Values{"grant_type": {"password"}, "username": {username}, "password": {testkit.AlicePassword}})
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func labelString(m *dto.Metric) string {
 	return b.String()
 }
 
-// Issue 7: labels take only bounded values. After one tenant has been through every counted
+// Labels take only bounded values. After one tenant has been through every counted
 // path, a thousand more tenants, each with its own clients, users, tokens and failed
 // usernames, leave the set of series exactly as it was.
 func TestMetricsSeriesBoundedByTenants(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 	"golang.org/x/oauth2"
 )
@@ -50,7 +51,7 @@ func headers(kv ...string) http.Header {
 
 // passwordForm is alice's password-grant body; extra name, value pairs are set on it.
 func passwordForm(extra ...string) url.Values {
-	f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}
+	f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		f.Set(extra[i], extra[i+1])
 	}
@@ -240,27 +241,27 @@ func stableHeaders(h http.Header) http.Header {
 	return h
 }
 
-// RFC 6749 §5.2 and issue 2: unknown user, wrong password, disabled user (and the other
+// RFC 6749 §5.2: unknown user, wrong password, disabled user (and the other
 // ways a login can fail on the user) give one answer.
 func TestInvalidGrantIndistinguishable(t *testing.T) {
 	w := newWorld(t)
-	w.mustUser("a", "carol", alicePassword)
+	w.mustUser("a", "carol", testkit.AlicePassword)
 	if _, err := w.svc.UpdateUser(context.Background(), w.cli, "a", "carol", func(u *db.User) { u.Disabled = true }); err != nil {
 		t.Fatal(err)
 	}
 	w.mustTenant("b")
-	w.mustUser("b", "bob", alicePassword)
+	w.mustUser("b", "bob", testkit.AlicePassword)
 
 	tests := []struct{ name, username, password string }{
-		{"wrong password", "alice", alicePassword + "!"},
-		{"unknown user", "nobody", alicePassword},
-		{"disabled user with right password", "carol", alicePassword},
+		{"wrong password", "alice", testkit.AlicePassword + "!"},
+		{"unknown user", "nobody", testkit.AlicePassword},
+		{"disabled user with right password", "carol", testkit.AlicePassword},
 		{"disabled user with wrong password", "carol", "wrong password here"},
-		{"user of another tenant", "bob", alicePassword},
-		{"username PRECIS rejects", "al ice", alicePassword},
-		{"username longer than 256 bytes", strings.Repeat("a", 300), alicePassword},
+		{"user of another tenant", "bob", testkit.AlicePassword},
+		{"username PRECIS rejects", "al ice", testkit.AlicePassword},
+		{"username longer than 256 bytes", strings.Repeat("a", 300), testkit.AlicePassword},
 		{"password longer than 1024 bytes", "alice", strings.Repeat("p", 2000)},
-		{"password differing only in case", "alice", strings.ToUpper(alicePassword)},
+		{"password differing only in case", "alice", strings.ToUpper(testkit.AlicePassword)},
 	}
 	var first response
 	for i, tt := range tests {
@@ -301,7 +302,8 @@ func TestTokenRequestErrors(t *testing.T) {
 		{name: "missing password", body: "grant_type=password&username=alice", status: 400, code: "invalid_request"},
 		{name: "empty password", body: "grant_type=password&username=alice&password=", status: 400, code: "invalid_request"},
 		{name: "unknown grant_type", body: "grant_type=foo", status: 400, code: "unsupported_grant_type"},
-		{name: "authorization_code grant", body: "grant_type=authorization_code&code=x", status: 400, code: "unsupported_grant_type"},
+		{name: "authorization_code grant, not a first-party client", body: "grant_type=authorization_code&code=x", status: 400, code: "unauthorized_client"},
+		{name: "implicit grant", body: "grant_type=implicit", status: 400, code: "unsupported_grant_type"},
 		{name: "jwt-bearer grant", body: "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", status: 400, code: "unsupported_grant_type"},
 		{name: "grant_type in other case", body: passwordForm("grant_type", "Password").Encode(), status: 400, code: "unsupported_grant_type"},
 		{name: "client without the password grant", as: &w.cc, body: passwordForm().Encode(), status: 400, code: "unauthorized_client"},
@@ -334,14 +336,14 @@ func TestTokenRequestErrors(t *testing.T) {
 		{name: "CR LF in username", body: "grant_type=password&username=a%0D%0ASet-Cookie%3A+x%3D1&password=x", status: 400, code: "invalid_request"},
 		{name: "DEL in username", body: passwordForm("username", "al\x7fice").Encode(), status: 400, code: "invalid_request"},
 		{name: "C1 control in username", body: passwordForm("username", "al\u0085ice").Encode(), status: 400, code: "invalid_request"},
-		// Issue 5: in a scope the same characters break RFC 6749 §3.3's syntax.
+		// In a scope the same characters break RFC 6749 §3.3's syntax.
 		{name: "NUL in scope", body: passwordForm("scope", "read\x00").Encode(), status: 400, code: "invalid_scope"},
 		{name: "control character in scope", body: passwordForm("scope", "read\x01write").Encode(), status: 400, code: "invalid_scope"},
 		{name: "tab in scope", body: passwordForm("scope", "read\twrite").Encode(), status: 400, code: "invalid_scope"},
 		{name: "invalid UTF-8 in scope", body: passwordForm().Encode() + "&scope=%C3%28", status: 400, code: "invalid_scope"},
 		{name: "non-ASCII scope", body: passwordForm("scope", "réad").Encode(), status: 400, code: "invalid_scope"},
 		{name: "NUL in scope of a refresh", body: "grant_type=refresh_token&refresh_token=jrt_x&scope=%00", status: 400, code: "invalid_scope"},
-		// Issue 5: a malformed refresh token is an invalid grant, whatever it holds.
+		// A malformed refresh token is an invalid grant, whatever it holds.
 		{name: "malformed refresh token", body: "grant_type=refresh_token&refresh_token=jrt_nope", status: 400, code: "invalid_grant"},
 		{name: "refresh token of SQL", body: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"jrt_' OR '1'='1"}}.Encode(), status: 400, code: "invalid_grant"},
 		{name: "access token as refresh token", body: "grant_type=refresh_token&refresh_token=jat_" + strings.Repeat("0", 49), status: 400, code: "invalid_grant"},
@@ -448,7 +450,7 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 	wantError(t, w.do(req), http.StatusRequestEntityTooLarge, "invalid_request")
 }
 
-// Issue 2: a token from golang.org/x/oauth2's PasswordCredentialsToken is accepted by
+// A token from golang.org/x/oauth2's PasswordCredentialsToken is accepted by
 // /introspect, with either way of sending the client's credentials, and the library reads
 // jeton's errors.
 func TestOAuth2LibraryPasswordCredentials(t *testing.T) {
@@ -461,7 +463,7 @@ func TestOAuth2LibraryPasswordCredentials(t *testing.T) {
 			cfg := oauth2.Config{ClientID: w.app.ID, ClientSecret: w.app.Secret, Scopes: []string{"read"},
 				Endpoint: oauth2.Endpoint{TokenURL: w.srv.URL + "/token", AuthStyle: style.s}}
 			ctx := context.WithValue(t.Context(), oauth2.HTTPClient, w.srv.Client())
-			tok, err := cfg.PasswordCredentialsToken(ctx, "alice", alicePassword)
+			tok, err := cfg.PasswordCredentialsToken(ctx, "alice", testkit.AlicePassword)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,7 +481,7 @@ func TestOAuth2LibraryPasswordCredentials(t *testing.T) {
 				t.Errorf("wrong password: %v, want a 400 invalid_grant RetrieveError", err)
 			}
 			cfg.ClientSecret += "x"
-			_, err = cfg.PasswordCredentialsToken(ctx, "alice", alicePassword)
+			_, err = cfg.PasswordCredentialsToken(ctx, "alice", testkit.AlicePassword)
 			if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
 				t.Errorf("wrong secret: %v, want a 401 invalid_client RetrieveError", err)
 			}
@@ -487,7 +489,7 @@ func TestOAuth2LibraryPasswordCredentials(t *testing.T) {
 	}
 }
 
-// Issue 2: one end-to-end run over TLS with a real client.
+// One end-to-end run over TLS with a real client.
 func TestEndToEndOverTLS(t *testing.T) {
 	w := newWorld(t)
 	tlsSrv := httptest.NewTLSServer(w.srv.Config.Handler)
@@ -498,7 +500,7 @@ func TestEndToEndOverTLS(t *testing.T) {
 	}
 	cfg := oauth2.Config{ClientID: w.app.ID, ClientSecret: w.app.Secret,
 		Endpoint: oauth2.Endpoint{TokenURL: w.srv.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
-	tok, err := cfg.PasswordCredentialsToken(context.WithValue(t.Context(), oauth2.HTTPClient, w.srv.Client()), "alice", alicePassword)
+	tok, err := cfg.PasswordCredentialsToken(context.WithValue(t.Context(), oauth2.HTTPClient, w.srv.Client()), "alice", testkit.AlicePassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +518,7 @@ func TestEndToEndOverTLS(t *testing.T) {
 // RFC 6749 §5.1 and RFC 7662 §4: token, error and introspection answers are never cached.
 func TestNoStoreOnOAuthResponses(t *testing.T) {
 	w := newWorld(t)
-	at, _ := w.login(w.app, "alice", alicePassword)["access_token"].(string)
+	at, _ := w.login(w.app, "alice", testkit.AlicePassword)["access_token"].(string)
 	tests := []struct {
 		name   string
 		path   string

@@ -66,6 +66,7 @@ func toProblem(err error) (p *problem, expected bool) {
 	var pe *problem
 	var ve *service.ValidationError
 	var fe *service.ForbiddenError
+	var ce *service.ConflictError
 	switch {
 	case errors.As(err, &pe):
 		cp := *pe
@@ -79,6 +80,10 @@ func toProblem(err error) (p *problem, expected bool) {
 			"send a valid admin key as Authorization: Bearer jak_..."), true
 	case errors.Is(err, service.ErrNotFound):
 		return notFound(), true
+	case errors.As(err, &ce):
+		p := problemOf(ce.Kind, http.StatusConflict, "Conflict", ce.Reason)
+		p.Field = ce.Field
+		return p, true
 	case errors.Is(err, service.ErrConflict):
 		return problemOf("conflict", http.StatusConflict, "Conflict", "it exists already"), true
 	case unavailable(err):
@@ -95,7 +100,9 @@ func (s *Server) problem(c *gin.Context, err error) {
 	}
 	switch p.Status {
 	case http.StatusUnauthorized:
-		c.Header("WWW-Authenticate", `Bearer realm="jeton admin"`)
+		if c.Writer.Header().Get("WWW-Authenticate") == "" { // the account API sets its own
+			c.Header("WWW-Authenticate", `Bearer realm="jeton admin"`)
+		}
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "1")
 	}
@@ -104,8 +111,9 @@ func (s *Server) problem(c *gin.Context, err error) {
 	c.Abort()
 }
 
-// isAdminPath reports whether the request is for the admin API, whose errors are problem
-// details even for unknown routes and methods.
+// isAdminPath reports whether the request is for the admin or the account API, whose
+// errors are problem details even for unknown routes and methods.
 func isAdminPath(c *gin.Context) bool {
-	return c.Request.URL.Path == "/admin/v1" || strings.HasPrefix(c.Request.URL.Path, "/admin/v1/")
+	p := c.Request.URL.Path
+	return p == "/admin/v1" || strings.HasPrefix(p, "/admin/v1/") || p == "/account/v1" || strings.HasPrefix(p, "/account/v1/")
 }

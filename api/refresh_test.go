@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 	"golang.org/x/oauth2"
 )
@@ -94,7 +95,7 @@ func (e *env) postConcurrently(path string, c client, form url.Values) (int, err
 // session; the old refresh token is used up.
 func TestRefreshRotation(t *testing.T) {
 	w := newWorld(t)
-	first := w.login(w.app, "alice", alicePassword)
+	first := w.login(w.app, "alice", testkit.AlicePassword)
 	rt := str(first, "refresh_token")
 	if !strings.HasPrefix(rt, "jrt_") || len(rt) != 53 {
 		t.Fatalf("refresh_token %q, want jrt_ and 53 characters", rt)
@@ -127,7 +128,7 @@ func TestRefreshRotation(t *testing.T) {
 // invalid_grant and changes nothing.
 func TestRefreshByAnotherClient(t *testing.T) {
 	w := newWorld(t)
-	tok := w.login(w.app, "alice", alicePassword)
+	tok := w.login(w.app, "alice", testkit.AlicePassword)
 	spec := service.ClientSpec{Name: "other", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}}
 	sameTenant := w.mustClient("a", spec)
 	w.mustTenant("b")
@@ -170,7 +171,7 @@ func TestRefreshReuse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			old := str(w.login(w.app, "alice", alicePassword), "refresh_token")
+			old := str(w.login(w.app, "alice", testkit.AlicePassword), "refresh_token")
 			w.clock.Advance(time.Hour)
 			fresh := w.mustRefresh(w.app, old) // old expires 14 days after the login, fresh an hour later
 			w.clock.Advance(c.wait)
@@ -193,7 +194,7 @@ func TestRefreshReuse(t *testing.T) {
 func TestConcurrentRefreshRace(t *testing.T) {
 	w := newWorld(t)
 	for round := range 5 {
-		rt := str(w.login(w.app, "alice", alicePassword), "refresh_token")
+		rt := str(w.login(w.app, "alice", testkit.AlicePassword), "refresh_token")
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
 		start := make(chan struct{})
 		statuses := make([]int, 20)
@@ -230,7 +231,7 @@ func TestConcurrentRefreshRace(t *testing.T) {
 // resource server.
 func TestRefreshTokenIntrospectsInactive(t *testing.T) {
 	w := newWorld(t)
-	tok := w.login(w.app, "alice", alicePassword)
+	tok := w.login(w.app, "alice", testkit.AlicePassword)
 	r := w.post("/introspect", &w.rs, url.Values{"token": {str(tok, "refresh_token")}, "token_type_hint": {"refresh_token"}})
 	if r.Status != http.StatusOK || string(r.Body) != `{"active":false}` {
 		t.Errorf("live refresh token at /introspect: %d %s, want exactly {\"active\":false}", r.Status, r.Body)
@@ -242,7 +243,8 @@ func TestRefreshTokenIntrospectsInactive(t *testing.T) {
 func TestCheckThenIssueRace(t *testing.T) {
 	paused, release := make(chan struct{}), make(chan struct{})
 	var armed atomic.Bool
-	w := newWorld(t, service.WithAfterVerify(func() {
+	// Two workers: the paused login holds one, the password change needs the other.
+	w := newWorld(t, withHookedHashers(2, nil, func() {
 		if armed.CompareAndSwap(true, false) {
 			close(paused)
 			<-release
@@ -250,7 +252,7 @@ func TestCheckThenIssueRace(t *testing.T) {
 	}))
 	ctx := context.Background()
 	armed.Store(true)
-	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}}
 	done := make(chan response, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/token", strings.NewReader(form.Encode()))
@@ -292,7 +294,7 @@ func TestRevocationCascade(t *testing.T) {
 	for _, hint := range []string{"", "access_token", "refresh_token"} {
 		t.Run("refresh token, hint "+hint, func(t *testing.T) {
 			w := newWorld(t)
-			first := w.login(w.app, "alice", alicePassword)
+			first := w.login(w.app, "alice", testkit.AlicePassword)
 			second := w.mustRefresh(w.app, str(first, "refresh_token"))
 			r := w.post("/revoke", &w.app, url.Values{"token": {str(second, "refresh_token")}, "token_type_hint": {hint}})
 			if r.Status != http.StatusOK {
@@ -307,7 +309,7 @@ func TestRevocationCascade(t *testing.T) {
 		})
 		t.Run("access token, hint "+hint, func(t *testing.T) {
 			w := newWorld(t)
-			tok := w.login(w.app, "alice", alicePassword)
+			tok := w.login(w.app, "alice", testkit.AlicePassword)
 			r := w.post("/revoke", &w.app, url.Values{"token": {str(tok, "access_token")}, "token_type_hint": {hint}})
 			if r.Status != http.StatusOK {
 				t.Fatalf("revoke: %d %s", r.Status, r.Body)
@@ -344,7 +346,7 @@ func TestUserChangesRevoke(t *testing.T) {
 				_, err := w.svc.UpdateUser(ctx, w.cli, "a", "alice", func(u *db.User) { u.Disabled = false })
 				return err
 			},
-			password: alicePassword,
+			password: testkit.AlicePassword,
 		},
 		{
 			name:     "set password",
@@ -355,7 +357,7 @@ func TestUserChangesRevoke(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
-			first := w.login(w.app, "alice", alicePassword)
+			first := w.login(w.app, "alice", testkit.AlicePassword)
 			second := w.mustRefresh(w.app, str(first, "refresh_token"))
 			if err := c.change(w); err != nil {
 				t.Fatal(err)
@@ -382,7 +384,7 @@ func TestOAuth2TokenSourceRefreshes(t *testing.T) {
 	conf := &oauth2.Config{ClientID: w.app.ID, ClientSecret: w.app.Secret,
 		Endpoint: oauth2.Endpoint{TokenURL: w.srv.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, w.srv.Client())
-	tok, err := conf.PasswordCredentialsToken(ctx, "alice", alicePassword)
+	tok, err := conf.PasswordCredentialsToken(ctx, "alice", testkit.AlicePassword)
 	if err != nil {
 		t.Fatal(err)
 	}

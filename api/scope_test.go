@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -18,7 +19,7 @@ func TestScopeIntersection(t *testing.T) {
 		Scopes: []string{"read", "write", "admin"}})
 	narrow := w.mustClient("a", service.ClientSpec{Name: "defaults", GrantTypes: []string{"password"},
 		Scopes: []string{"read", "write", "admin"}, DefaultScopes: []string{"read", "admin"}})
-	w.mustUser("a", "bob", alicePassword, "read", "write")
+	w.mustUser("a", "bob", testkit.AlicePassword, "read", "write")
 
 	for _, c := range []struct {
 		name      string
@@ -41,7 +42,7 @@ func TestScopeIntersection(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := w.post("/token", &c.client, url.Values{"grant_type": {"password"}, "username": {c.user},
-				"password": {alicePassword}, "scope": {c.scope}})
+				"password": {testkit.AlicePassword}, "scope": {c.scope}})
 			if c.wantError != "" {
 				expectOAuthError(t, r, http.StatusBadRequest, c.wantError)
 				return
@@ -66,7 +67,7 @@ func TestRefreshScope(t *testing.T) {
 	w := newWorld(t)
 	wide := w.mustClient("a", service.ClientSpec{Name: "wide", GrantTypes: []string{"password", "refresh_token"},
 		Scopes: []string{"read", "write", "admin"}, DefaultScopes: []string{"read", "write"}})
-	tok := w.login(wide, "alice", alicePassword)
+	tok := w.login(wide, "alice", testkit.AlicePassword)
 	if tok["scope"] != "read write" {
 		t.Fatalf("login scope %v", tok["scope"])
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	// within FeedWriteTimeout (0: DefaultFeedWriteTimeout).
 	Feed             *service.Feed
 	FeedWriteTimeout time.Duration
+	// Console, when not nil, serves the admin console under /console/ (console.Files).
+	Console http.Handler
+	// ImportMaxBytes bounds the body of a user import (DefaultImportMaxBytes when 0).
+	ImportMaxBytes int64
 }
 
 // RequestObserver records finished requests. It gets only bounded values: the route
@@ -56,11 +60,9 @@ type RequestObserver interface {
 // Server is jeton's HTTP handler.
 type Server struct {
 	cfg Config
-	// svc serves /token, the admin API and CORS preflights on the token service's database
-	// connections; intro serves /introspect, /revoke and readiness on the main ones, which a
-	// flood of logins cannot take (service.WithTokenStore).
+	// svc serves every route; which database connections each query uses is db.Store's
+	// business (db.WithTokenPool).
 	svc    *service.Service
-	intro  *service.Service
 	log    *slog.Logger
 	access *slog.Logger // the access log: cfg.AccessLog, else log
 	engine *gin.Engine
@@ -77,7 +79,7 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	s := &Server{cfg: cfg, svc: svc.ForTokens(), intro: svc, log: log, access: log, engine: e}
+	s := &Server{cfg: cfg, svc: svc, log: log, access: log, engine: e}
 	if cfg.AccessLog != nil {
 		s.access = cfg.AccessLog
 	}
@@ -102,9 +104,14 @@ func NewServer(cfg Config, svc *service.Service, log *slog.Logger) (*Server, err
 	oauth.POST("/token", s.bounded, s.token)
 	oauth.POST("/introspect", s.bounded, s.introspect)
 	oauth.POST("/revoke", s.bounded, s.revoke)
+	oauth.POST("/authorize-challenge", s.bounded, s.authorizeChallenge)
 	s.corsRoutes(e)
 	s.adminRoutes(e)
+	s.accountRoutes(e)
+	s.bulkRoutes(e)
+	s.accountLifecycleRoutes(e)
 	s.feedRoutes(e)
+	s.consoleRoutes(e)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	if err := s.openAPIRoute(e); err != nil {

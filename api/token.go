@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -18,19 +19,17 @@ func (s *Server) authenticate(c *gin.Context) (form, db.ClientAuth, error) {
 	if err != nil {
 		return nil, db.ClientAuth{}, err
 	}
-	ca, err := s.authenticateForm(c, f, s.intro)
+	ca, err := s.authenticateForm(c, f)
 	return f, ca, err
 }
 
-// authenticateForm authenticates the client of a parsed form with svc: the token service
-// for /token, the introspection one for /introspect and /revoke, each on its own
-// database connections.
-func (s *Server) authenticateForm(c *gin.Context, f form, svc *service.Service) (db.ClientAuth, error) {
+// authenticateForm authenticates the client of a parsed form.
+func (s *Server) authenticateForm(c *gin.Context, f form) (db.ClientAuth, error) {
 	cred, err := credentials(c, f)
 	if err != nil {
 		return db.ClientAuth{}, err
 	}
-	ca, err := svc.AuthenticateClient(c, cred)
+	ca, err := s.svc.AuthenticateClient(c, cred)
 	if err != nil {
 		return ca, err
 	}
@@ -71,7 +70,7 @@ func (s *Server) token(c *gin.Context) {
 			return
 		}
 	}
-	ca, err := s.authenticateForm(c, f, s.svc)
+	ca, err := s.authenticateForm(c, f)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -82,8 +81,19 @@ func (s *Server) token(c *gin.Context) {
 		resp, err = s.passwordGrant(c, f, ca)
 	case service.GrantRefreshToken:
 		resp, err = s.refreshGrant(c, f, ca)
+	case service.GrantAuthorizationCode:
+		resp, err = s.codeGrant(c, f, ca)
 	default:
-		err = service.ErrUnsupportedGrantType
+		if isMFAGrant(grant) {
+			resp, err = s.mfaGrant(c, f, ca, grant)
+		} else {
+			err = service.ErrUnsupportedGrantType
+		}
+	}
+	var mfa *service.MFARequiredError
+	if errors.As(err, &mfa) {
+		mfaRequired(c, mfa)
+		return
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -128,7 +138,8 @@ func (s *Server) passwordGrant(c *gin.Context, f form, ca db.ClientAuth) (servic
 	if username == "" || pw == "" {
 		return service.TokenResponse{}, badRequest("username and password are required")
 	}
-	l := service.PasswordLogin{Username: username, Password: pw, Scope: f.get("scope"), Actor: actor(c, ca)}
+	l := service.PasswordLogin{Username: username, Password: pw, Scope: f.get("scope"), Actor: actor(c, ca),
+		UserAgent: c.Request.UserAgent()}
 	if ca.Client.ForwardsUserIP && !ca.Client.Public {
 		ip, err := forwardedUserIP(c)
 		if err != nil {

@@ -4,11 +4,13 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 func TestLoginIntrospectRevoke(t *testing.T) {
 	w := newWorld(t)
-	tok := w.login(w.app, "alice", alicePassword)
+	tok := w.login(w.app, "alice", testkit.AlicePassword)
 	at, _ := tok["access_token"].(string)
 	if tok["token_type"] != "Bearer" || tok["scope"] != "read write" || tok["expires_in"] != float64(900) {
 		t.Fatalf("token response %v", tok)

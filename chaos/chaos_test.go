@@ -19,7 +19,8 @@ import (
 // records. The failover comes last: it leaves the standby as the only server.
 func TestChaos(t *testing.T) {
 	cfg := runConfig()
-	e := newEnv(t, cfg)
+	c := &pair{}
+	e := &pairEnv{env: newEnv(t, cfg, c), pair: c}
 	defer e.report.write(t, resultsPath(cfg))
 	all := e.bases()
 
@@ -43,6 +44,12 @@ func TestChaos(t *testing.T) {
 		[]string{px.url}, func(ctx context.Context, p *phase) { e.rolling(ctx, p, px) })
 	e.phase(t, "failover", "primary crashed (immediate stop), standby promoted", false, all, e.failover)
 	e.checkLogs(t)
+}
+
+// pairEnv is a run on the suite's own primary and standby, whose faults reach into both.
+type pairEnv struct {
+	*env
+	*pair
 }
 
 // phase runs one scenario: load, the fault, load again, then the checkpoint.
@@ -70,7 +77,7 @@ func (e *env) phase(t *testing.T, name, fault string, strict bool, targets []str
 // outage stops PostgreSQL (fast shutdown: backends are terminated) for d and starts it
 // again, watching each instance's goroutines and memory meanwhile: they must not grow with
 // the outage's length.
-func (e *env) outage(ctx context.Context, p *phase, d time.Duration) {
+func (e *pairEnv) outage(ctx context.Context, p *phase, d time.Duration) {
 	before := e.sample()
 	p.mark("fault")
 	if err := e.primary.Stop(pgcluster.Fast); err != nil {
@@ -155,7 +162,7 @@ func (e *env) sample() []procSample {
 // terminate kills every connection of the jeton database with pg_terminate_backend,
 // cfg.terminate times, a second apart: jeton's pools and the feed's LISTEN connection
 // reconnect by themselves.
-func (e *env) terminate(ctx context.Context, p *phase) {
+func (e *pairEnv) terminate(ctx context.Context, p *phase) {
 	const kill = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE datname = 'jeton' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`
 	total := 0
@@ -182,8 +189,8 @@ WHERE datname = 'jeton' AND backend_type = 'client backend' AND pid <> pg_backen
 // freeze stops every process of the primary (SIGSTOP), as a hung server or a network
 // partition would look: connections open, nothing answers. jeton must still answer every
 // request within its timeout.
-func (e *env) freeze(ctx context.Context, p *phase) {
-	pids := clusterPids(e.primary.Pid())
+func (e *pairEnv) freeze(ctx context.Context, p *phase) {
+	pids := pgcluster.ProcessTree(e.primary.Pid())
 	signalAll(pids, syscall.SIGSTOP)
 	p.mark("fault")
 	defer signalAll(pids, syscall.SIGCONT) // never leave a stopped server behind
@@ -235,29 +242,6 @@ func (e *env) checkLogs(t *testing.T) {
 	}
 }
 
-// clusterPids returns the postmaster and its children.
-func clusterPids(postmaster int) []int {
-	pids := []int{postmaster}
-	entries, _ := os.ReadDir("/proc")
-	for _, d := range entries {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after its ")".
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(postmaster) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 func signalAll(pids []int, sig syscall.Signal) {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, sig)
@@ -267,7 +251,7 @@ func signalAll(pids []int, sig syscall.Signal) {
 // standbyDown stops the synchronous standby: every commit on the primary waits for it, so
 // writes answer 503 after the request timeout while reads go on; when it returns, the
 // waiting commits complete.
-func (e *env) standbyDown(ctx context.Context, p *phase) {
+func (e *pairEnv) standbyDown(ctx context.Context, p *phase) {
 	p.mark("fault")
 	if err := e.standby.Stop(pgcluster.Fast); err != nil {
 		p.violate("stop standby: %v", err)
@@ -290,7 +274,7 @@ func (e *env) standbyDown(ctx context.Context, p *phase) {
 // with target_session_attrs=read-write, finds the new primary by itself. Synchronous
 // replication means nothing acknowledged before the crash is lost: the checkpoint checks
 // every token, revocation, disable, password change and secret rotation in the ledger.
-func (e *env) failover(ctx context.Context, p *phase) {
+func (e *pairEnv) failover(ctx context.Context, p *phase) {
 	p.mark("fault")
 	if err := e.primary.Stop(pgcluster.Immediate); err != nil {
 		p.violate("crash primary: %v", err)
@@ -309,7 +293,7 @@ func (e *env) failover(ctx context.Context, p *phase) {
 }
 
 // queryInt runs a query returning one integer on db of cluster c.
-func queryInt(ctx context.Context, c *pgcluster.Cluster, db, sql string) (int, error) {
+func queryInt(ctx context.Context, c server, db, sql string) (int, error) {
 	conn, err := connect(ctx, c, db)
 	if err != nil {
 		return 0, err

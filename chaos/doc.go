@@ -15,6 +15,14 @@
 //	go test ./chaos                      # the short form (part of make test, under 3 minutes)
 //	go test ./chaos -chaos.full -v       # the full form: make chaos
 //
+// The HA form (TestChaosHA, built with the chaosha tag: make chaos-ha) runs the same
+// instances, load, checks and report on three PostgreSQL nodes managed by Patroni over one
+// etcd, through a multi-host URL and then through HAProxy on Patroni's /primary: it kills
+// the leader's postmaster, switches over with patronictl, stops etcd for longer than the
+// leader lock's ttl (failsafe_mode keeps the leader writable: logins and introspection must
+// not fail meanwhile) and restarts the synchronous standby. The deployment under a run is
+// a cluster: the suite's own primary and standby (pair), or Patroni's (haCluster).
+//
 // Results (recovery times, requests failed) go to the test log and to a Markdown file,
 // -chaos.results (default: jeton-chaos-{short,full}.md in the temporary directory).
 // docs/OPERATIONS.md quotes the full form's figures.

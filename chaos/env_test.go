@@ -14,18 +14,16 @@ import (
 
 // env is one run's world: the clusters, the jeton instances and what was seeded.
 type env struct {
-	t       *testing.T
-	cfg     config
-	dir     string
-	bin     string
-	primary *pgcluster.Cluster
-	standby *pgcluster.Cluster
-	dbURL   string // the multi-host URL the instances use
-	inst    []*instance
-	http    *http.Client
-	seed    seed
-	ledger  *ledger
-	report  *report
+	t      *testing.T
+	cfg    config
+	dir    string
+	bin    string
+	dbURL  string // the URL the instances use
+	inst   []*instance
+	http   *http.Client
+	seed   seed
+	ledger *ledger
+	report *report
 }
 
 // pgSettings are the clusters' command-line settings. fsync is off: the suite kills
@@ -35,35 +33,85 @@ type env struct {
 var pgSettings = []string{"fsync=off", "max_connections=200", "wal_retrieve_retry_interval=500ms",
 	"log_min_messages=warning", "log_connections=off"}
 
-// newEnv starts the clusters and three instances, and seeds the tenant.
-func newEnv(t *testing.T, cfg config) *env {
+// cluster is the PostgreSQL deployment under a run: the suite's own primary and
+// synchronous standby (pair), or three Patroni nodes (haCluster, the HA form).
+type cluster interface {
+	// start brings it up under dir with an empty database called jeton, registering its
+	// removal with t.Cleanup, and returns the URL the instances are given.
+	start(ctx context.Context, t *testing.T, dir string) (string, error)
+	// logs returns the last n bytes of each server's log.
+	logs(n int) string
+}
+
+// pair is a primary with one synchronous streaming standby, both run by the suite, reached
+// through a multi-host URL (target_session_attrs=read-write).
+type pair struct {
+	primary *pgcluster.Cluster
+	standby *pgcluster.Cluster
+}
+
+var _ cluster = (*pair)(nil)
+
+func (c *pair) start(ctx context.Context, t *testing.T, dir string) (string, error) {
+	var err error
+	c.primary, err = pgcluster.Init(ctx, pgcluster.Options{Parent: dir, Settings: pgSettings, Logf: t.Logf})
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(c.primary.Remove)
+	// In postgresql.auto.conf, where the standby inherits it (pg_basebackup copies it) as it
+	// would inherit an identical postgresql.conf; it must be cleared there before promotion.
+	for _, sql := range []string{"ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"} {
+		if err := execSQL(ctx, c.primary, "postgres", sql); err != nil {
+			return "", fmt.Errorf("%s: %w", sql, err)
+		}
+	}
+	c.standby, err = c.primary.Standby(ctx, pgcluster.Options{Parent: dir, Settings: pgSettings, Logf: t.Logf})
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(c.standby.Remove)
+	if err := execSQL(ctx, c.primary, "postgres", "CREATE DATABASE jeton"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("postgres://postgres@%s,%s/jeton?sslmode=disable&target_session_attrs=read-write",
+		c.primary.Host(), c.standby.Host()), nil
+}
+
+func (c *pair) logs(n int) string {
+	if c.standby == nil {
+		return "" // start failed, and said why
+	}
+	return fmt.Sprintf("--- primary log (tail)\n%s\n--- standby log (tail)\n%s", c.primary.LogTail(n), c.standby.LogTail(n))
+}
+
+// newEnv starts db and three instances on it, and seeds the tenant.
+func newEnv(t *testing.T, cfg config, db cluster) *env {
 	t.Helper()
 	needBinaries(t)
 	e := &env{t: t, cfg: cfg, dir: suiteDir(t), ledger: newLedger(), report: newReport(cfg)}
 	e.bin = buildJeton(t, e.dir)
 	e.http = newHTTPClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A Patroni cluster on a busy 2-core machine may take minutes to bootstrap.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	var err error
-	e.primary, err = pgcluster.Init(ctx, pgcluster.Options{Parent: e.dir, Settings: pgSettings, Logf: t.Logf})
-	if err != nil {
+	if e.dbURL, err = db.start(ctx, t, e.dir); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.primary.Remove)
-	// In postgresql.auto.conf, where the standby inherits it (pg_basebackup copies it) as it
-	// would inherit an identical postgresql.conf; it must be cleared there before promotion.
-	e.sql(ctx, e.primary, "postgres", "ALTER SYSTEM SET synchronous_standby_names = '*'")
-	e.sql(ctx, e.primary, "postgres", "SELECT pg_reload_conf()")
-	e.standby, err = e.primary.Standby(ctx, pgcluster.Options{Parent: e.dir, Settings: pgSettings, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.standby.Remove)
-	e.sql(ctx, e.primary, "postgres", "CREATE DATABASE jeton")
-	e.dbURL = fmt.Sprintf("postgres://postgres@%s,%s/jeton?sslmode=disable&target_session_attrs=read-write",
-		e.primary.Host(), e.standby.Host())
-
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s", db.logs(3000))
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, in := range e.inst {
+				t.Logf("--- %s log (tail)\n%s", in.name, tail(in.logPath, 3000))
+			}
+		}
+	})
 	for i := range 3 {
 		in, err := newInstance(e, fmt.Sprintf("i%d", i))
 		if err != nil {
@@ -78,27 +126,16 @@ func newEnv(t *testing.T, cfg config) *env {
 		}
 	}
 	e.seedTenant(ctx)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, in := range e.inst {
-				t.Logf("--- %s log (tail)\n%s", in.name, tail(in.logPath, 3000))
-			}
-			t.Logf("--- primary log (tail)\n%s", e.primary.LogTail(3000))
-			t.Logf("--- standby log (tail)\n%s", e.standby.LogTail(3000))
-		}
-	})
 	return e
 }
 
-// sql runs statements on db of cluster c, failing the test on error.
-func (e *env) sql(ctx context.Context, c *pgcluster.Cluster, db, sql string, args ...any) {
-	e.t.Helper()
-	if err := execSQL(ctx, c, db, sql, args...); err != nil {
-		e.t.Fatalf("%s: %v", sql, err)
-	}
+// server is one PostgreSQL server the suite talks to directly: a *pgcluster.Cluster or a
+// Patroni *pgcluster.Node.
+type server interface {
+	URL(db string) string
 }
 
-func execSQL(ctx context.Context, c *pgcluster.Cluster, db, sql string, args ...any) error {
+func execSQL(ctx context.Context, c server, db, sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := connect(ctx, c, db)
@@ -111,7 +148,7 @@ func execSQL(ctx context.Context, c *pgcluster.Cluster, db, sql string, args ...
 }
 
 // connect opens a connection to db on c, straight to that server.
-func connect(ctx context.Context, c *pgcluster.Cluster, db string) (*pgx.Conn, error) {
+func connect(ctx context.Context, c server, db string) (*pgx.Conn, error) {
 	return pgx.Connect(ctx, c.URL(db))
 }
 

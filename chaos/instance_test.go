@@ -46,6 +46,7 @@ func newInstance(e *env, name string) (*instance, error) {
 		"JETON_DATABASE_URL=" + e.dbURL, "JETON_ISSUER=http://" + in.addr, "JETON_ADDR=" + in.addr,
 		"JETON_OPS_ADDR=" + in.opsAddr, "JETON_ACCESS_TTL=2h", "JETON_ADMIN_TIMEOUT=" + adminTimeout.String(),
 		"JETON_SHUTDOWN_DRAIN=" + e.cfg.drain.String(), "JETON_SHUTDOWN_TIMEOUT=10s"}
+	in.env = append(in.env, e.cfg.instanceEnv...)
 	return in, nil
 }
 

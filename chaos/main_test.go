@@ -22,24 +22,29 @@ var (
 
 // config sizes a run.
 type config struct {
-	name      string
-	workers   int           // load goroutines
-	pace      time.Duration // each worker's pause between requests
-	steady    time.Duration // load before each fault, and after recovery
-	outage    time.Duration // how long PostgreSQL stays down in the restart fault
-	longOut   time.Duration // the outage during which goroutines and memory are watched
-	freeze    time.Duration // how long PostgreSQL stays frozen (SIGSTOP)
-	terminate int           // pg_terminate_backend rounds
-	drain     time.Duration // --shutdown-drain of the instances
+	name        string
+	command     string        // how the report says it was run
+	deployment  string        // what the report says the instances ran on
+	instanceEnv []string      // more of the instances\' environment
+	workers     int           // load goroutines
+	pace        time.Duration // each worker's pause between requests
+	steady      time.Duration // load before each fault, and after recovery
+	outage      time.Duration // how long PostgreSQL stays down in the restart fault
+	longOut     time.Duration // the outage during which goroutines and memory are watched
+	freeze      time.Duration // how long PostgreSQL stays frozen (SIGSTOP)
+	terminate   int           // pg_terminate_backend rounds
+	drain       time.Duration // --shutdown-drain of the instances
 }
 
 func runConfig() config {
+	const pairDeployment = "PostgreSQL: a primary and a synchronous streaming standby run by the suite, " +
+		"reached through a multi-host URL (target_session_attrs=read-write)"
 	if *fullFlag {
-		return config{name: "full", workers: 5, pace: 30 * time.Millisecond, steady: 10 * time.Second,
+		return config{name: "full", command: "make chaos (go test ./chaos -chaos.full)", deployment: pairDeployment, workers: 5, pace: 30 * time.Millisecond, steady: 10 * time.Second,
 			outage: 15 * time.Second, longOut: 60 * time.Second, freeze: 10 * time.Second, terminate: 5,
 			drain: 5 * time.Second}
 	}
-	return config{name: "short", workers: 3, pace: 40 * time.Millisecond, steady: 2 * time.Second,
+	return config{name: "short", command: "go test ./chaos", deployment: pairDeployment, workers: 3, pace: 40 * time.Millisecond, steady: 2 * time.Second,
 		outage: 3 * time.Second, longOut: 6 * time.Second, freeze: 3 * time.Second, terminate: 2,
 		drain: time.Second}
 }

@@ -170,16 +170,12 @@ func (r *report) write(t *testing.T, path string) {
 	defer r.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# jeton chaos suite: %s form\n\n", r.cfg.name)
-	cmd := "go test ./chaos"
-	if r.cfg.name == "full" {
-		cmd = "make chaos (go test ./chaos -chaos.full)"
-	}
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Run with `%s` on %s (%d CPUs, %s/%s, load average %s at the start and %s at the end), %s, taking %v. "+
-		"%d load workers pausing %v between requests, plus one admin; three instances, request timeout %v (the default), "+
+		"%s. %d load workers pausing %v between requests, plus one admin; three instances, request timeout %v (the default), "+
 		"admin timeout %v, drain %v; hang bound: timeout + %v. Client, jeton and PostgreSQL share the machine.\n\n",
-		cmd, host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.load, loadAvg(), r.started.Format("2006-01-02 15:04"),
-		time.Since(r.started).Round(time.Second), r.cfg.workers, r.cfg.pace, requestTimeout, adminTimeout, r.cfg.drain, hangMargin)
+		r.cfg.command, host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, r.load, loadAvg(), r.started.Format("2006-01-02 15:04"),
+		time.Since(r.started).Round(time.Second), r.cfg.deployment, r.cfg.workers, r.cfg.pace, requestTimeout, adminTimeout, r.cfg.drain, hangMargin)
 	b.WriteString("| phase | fault | fault lasted | requests | failed | errors seen for | last error after the fault ended | every /readyz 200 after | slowest answer |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.rows {

@@ -24,6 +24,12 @@ type Client struct {
 	// ForwardsUserIP lets a confidential client name its end user's address in the
 	// Jeton-Forwarded-For header of a password grant.
 	ForwardsUserIP bool
+	// FirstParty lets the client use the authorization challenge endpoint (the operator
+	// vouches that the app is the tenant's own).
+	FirstParty bool
+	// PasswordReset lets a confidential client ask for its users' password reset tokens
+	// (written by setPasswordReset).
+	PasswordReset  bool
 	AccessTTL      *time.Duration
 	RefreshIdleTTL *time.Duration
 	RefreshMaxTTL  *time.Duration
@@ -44,13 +50,14 @@ type Secret struct {
 }
 
 const clientColumns = `c.tenant_id, c.id, c.name, c.public, c.disabled, c.grant_types, c.scopes,
-	c.default_scopes, c.introspect, c.allowed_origins, c.forwards_user_ip, c.access_ttl_seconds, c.refresh_idle_ttl_seconds,
-	c.refresh_max_ttl_seconds, c.epoch, c.version, c.created_at, c.updated_at`
+	c.default_scopes, c.introspect, c.allowed_origins, c.forwards_user_ip, c.first_party, c.access_ttl_seconds, c.refresh_idle_ttl_seconds,
+	c.refresh_max_ttl_seconds, c.epoch, c.version, c.created_at, c.updated_at, c.password_reset`
 
 func clientDest(c *Client) (dest []any, finish func()) {
 	var access, idle, max *int64
 	dest = []any{&c.TenantID, &c.ID, &c.Name, &c.Public, &c.Disabled, &c.GrantTypes, &c.Scopes,
-		&c.DefaultScopes, &c.Introspect, &c.AllowedOrigins, &c.ForwardsUserIP, &access, &idle, &max, &c.Epoch, &c.Version, &c.CreatedAt, &c.UpdatedAt}
+		&c.DefaultScopes, &c.Introspect, &c.AllowedOrigins, &c.ForwardsUserIP, &c.FirstParty, &access, &idle, &max, &c.Epoch, &c.Version, &c.CreatedAt, &c.UpdatedAt,
+		&c.PasswordReset}
 	return dest, func() {
 		c.AccessTTL, c.RefreshIdleTTL, c.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
 	}
@@ -68,8 +75,8 @@ func scanClient(row pgx.Row) (Client, error) {
 
 const createClient = `INSERT INTO clients AS c (tenant_id, id, name, public, grant_types, scopes,
 	default_scopes, introspect, access_ttl_seconds, refresh_idle_ttl_seconds, refresh_max_ttl_seconds,
-	created_at, updated_at, allowed_origins, forwards_user_ip)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, COALESCE($13::text[], '{}'), $14) RETURNING ` + clientColumns
+	created_at, updated_at, allowed_origins, forwards_user_ip, first_party)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, COALESCE($13::text[], '{}'), $14, $15) RETURNING ` + clientColumns
 
 const insertSecret = `INSERT INTO client_secrets (tenant_id, client_id, hash, created_at) VALUES ($1, $2, $3, $4)`
 
@@ -81,9 +88,12 @@ func (s *Store) CreateClient(ctx context.Context, c Client, secretHash []byte, e
 		var err error
 		out, err = scanClient(tx.QueryRow(ctx, createClient, c.TenantID, c.ID, c.Name, c.Public,
 			c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
-			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP))
+			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP, c.FirstParty))
 		if err != nil {
 			return translate("create client", err)
+		}
+		if err := setPasswordReset(ctx, tx, c, &out); err != nil {
+			return err
 		}
 		if secretHash != nil {
 			if _, err := tx.Exec(ctx, insertSecret, c.TenantID, c.ID, secretHash, ev.At); err != nil {
@@ -120,7 +130,7 @@ const updateClient = `UPDATE clients AS c SET name = $3, disabled = $4,
 	epoch = c.epoch + CASE WHEN $4 AND NOT c.disabled THEN 1 ELSE 0 END, version = c.version + 1,
 	grant_types = $5, scopes = $6, default_scopes = $7, introspect = $8, access_ttl_seconds = $9,
 	refresh_idle_ttl_seconds = $10, refresh_max_ttl_seconds = $11, updated_at = $12, allowed_origins = COALESCE($13::text[], '{}'),
-	forwards_user_ip = $14
+	forwards_user_ip = $14, first_party = $15
 WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ` + clientColumns
 
 // lockClient reads the row an update starts from, locking it until commit, so a concurrent
@@ -145,8 +155,11 @@ func (s *Store) UpdateClient(ctx context.Context, tenant uuid.UUID, id string, e
 		c.TenantID, c.ID = tenant, id
 		out, err = s.writeClient(ctx, tx, ev, c.Disabled && !cur.Disabled, "update client", updateClient, c.TenantID, c.ID,
 			c.Name, c.Disabled, c.GrantTypes, c.Scopes, c.DefaultScopes, c.Introspect, toSeconds(c.AccessTTL),
-			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP)
-		return err
+			toSeconds(c.RefreshIdleTTL), toSeconds(c.RefreshMaxTTL), ev.At, c.AllowedOrigins, c.ForwardsUserIP, c.FirstParty)
+		if err != nil {
+			return err
+		}
+		return setPasswordReset(ctx, tx, c, &out)
 	})
 	return out, err
 }

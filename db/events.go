@@ -2,6 +2,9 @@ package db
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,20 +40,62 @@ type Event struct {
 const eventColumns = `tenant_id, at, kind, actor_type, actor_id, actor_name, subject_type, subject_id,
 	subject_name, client_id, user_id, client_ip, request_id, detail`
 
-func eventArgs(e Event) []any {
-	detail := e.Detail
-	if detail == nil {
-		detail = map[string]any{}
+func eventArgs(e Event) ([]any, error) {
+	detail, err := detailJSON(e)
+	if err != nil {
+		return nil, err
 	}
 	return []any{e.TenantID, e.At, e.Kind, e.Actor.Type, e.Actor.ID, e.Actor.Name, e.SubjectType,
-		e.SubjectID, e.SubjectName, e.ClientID, e.UserID, e.Actor.IP, e.Actor.RequestID, detail}
+		e.SubjectID, e.SubjectName, e.ClientID, e.UserID, e.Actor.IP, e.Actor.RequestID, detail}, nil
+}
+
+// detailJSON is e's detail as the JSON text a ::jsonb parameter takes (an empty object for
+// none). A map has no PostgreSQL type of its own: in the exec and simple_protocol modes,
+// which a pooler in transaction mode needs, pgx cannot encode one for an untyped parameter.
+// It returns the error marshalling the detail.
+func detailJSON(e Event) (string, error) {
+	if e.Detail == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(e.Detail)
+	if err != nil {
+		return "", fmt.Errorf("event %s detail: %w", e.Kind, err)
+	}
+	return string(b), nil
+}
+
+// eventParams is what an INSERT INTO events (eventColumns) selects in a statement run with
+// named parameters, whose values addEventArgs sets. The casts let them stand in a SELECT
+// list, where nothing else gives their types.
+const eventParams = `@event_tenant::uuid, @event_at::timestamptz, @event_kind::text,
+	@event_actor_type::text, @event_actor_id::text, @event_actor_name::text, @event_subject_type::text,
+	@event_subject_id::text, @event_subject_name::text, @event_client_id::text, @event_user_id::text,
+	@event_client_ip::text, @event_request_id::text, @event_detail::jsonb`
+
+// addEventArgs sets e's values for eventParams in args (pgx.NamedArgs or
+// pgx.StrictNamedArgs) and returns args, or the error marshalling e's detail.
+func addEventArgs[A ~map[string]any](args A, e Event) (A, error) {
+	detail, err := detailJSON(e)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(args, map[string]any{"event_tenant": e.TenantID, "event_at": e.At, "event_kind": e.Kind,
+		"event_actor_type": e.Actor.Type, "event_actor_id": e.Actor.ID, "event_actor_name": e.Actor.Name,
+		"event_subject_type": e.SubjectType, "event_subject_id": e.SubjectID, "event_subject_name": e.SubjectName,
+		"event_client_id": e.ClientID, "event_user_id": e.UserID, "event_client_ip": e.Actor.IP,
+		"event_request_id": e.Actor.RequestID, "event_detail": detail})
+	return args, nil
 }
 
 const insertEvent = `INSERT INTO events (` + eventColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)`
 
 func writeEvent(ctx context.Context, q querier, e Event) error {
-	_, err := q.Exec(ctx, insertEvent, eventArgs(e)...)
+	args, err := eventArgs(e)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, insertEvent, args...)
 	return translate("write event "+e.Kind, err)
 }
 
@@ -61,7 +106,8 @@ func (s *Store) RecordEvent(ctx context.Context, e Event) error {
 
 // EventFilter selects events of one stream, newest first. Empty strings and nil times
 // filter nothing; Since is inclusive, Until exclusive. Before, when not 0, keeps events
-// with a smaller id (the cursor of the previous page).
+// with a smaller id (the cursor of the previous page); After, when not 0, keeps events with
+// a larger id (what a follower has not seen yet).
 type EventFilter struct {
 	Kind     string
 	UserID   string
@@ -69,6 +115,7 @@ type EventFilter struct {
 	Since    *time.Time
 	Until    *time.Time
 	Before   int64
+	After    int64
 	Limit    int
 }
 
@@ -76,14 +123,14 @@ const eventSelect = `SELECT e.id, e.tenant_id, e.at, e.kind, e.actor_type, e.act
 	e.client_ip, e.request_id, e.subject_type, e.subject_id, e.subject_name, e.client_id, e.user_id, e.detail
 FROM events e `
 
-// eventFilters is shared by the listing queries: $1 is the tenant, $2 to $8 the filter.
+// eventFilters is shared by the listing queries: $1 is the tenant, $2 to $9 the filter.
 // The user and client variants name their column first, and repeat the partial indexes'
 // own condition literally, so the planner can walk events_tenant_user or
 // events_tenant_client whatever the parameters (a generic plan included).
 const eventFilters = `
   AND ($2 = '' OR e.kind = $2) AND ($3 = '' OR e.user_id = $3) AND ($4 = '' OR e.client_id = $4)
   AND ($5::timestamptz IS NULL OR e.at >= $5) AND ($6::timestamptz IS NULL OR e.at < $6)
-  AND ($7::bigint = 0 OR e.id < $7)
+  AND ($7::bigint = 0 OR e.id < $7) AND ($9::bigint = 0 OR e.id > $9)
 ORDER BY e.id DESC LIMIT $8`
 
 const (
@@ -114,7 +161,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant *uuid.UUID, f EventFilter
 	default:
 		sql = listTenantEvents
 	}
-	rows, err := s.pool.Query(ctx, sql, tenant, f.Kind, f.UserID, f.ClientID, f.Since, f.Until, f.Before, f.Limit)
+	rows, err := s.pool.Query(ctx, sql, tenant, f.Kind, f.UserID, f.ClientID, f.Since, f.Until, f.Before, f.Limit, f.After)
 	if err != nil {
 		return nil, translate("list events", err)
 	}

@@ -23,6 +23,10 @@ type Introspection struct {
 	Scope     string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// AMR and AuthTime are how and when the token's session authenticated (RFC 8176
+	// values); nil and zero for a token without a session.
+	AMR      []string
+	AuthTime time.Time
 }
 
 // IntrospectQuery is one /introspect request: its caller's credentials as presented and the
@@ -45,12 +49,10 @@ type IntrospectCaller struct {
 	Found    bool
 	TenantID uuid.UUID
 	Tenant   string // the tenant's slug
-	Public   bool
-	// Disabled: the client is disabled, or its tenant is disabled or deleted.
-	Disabled   bool
-	Introspect bool
-	// SecretOK: the presented secret is one of the client's secrets valid at Now.
-	SecretOK bool
+	// Authenticated: the request authenticates as the client at Now, by the rule
+	// ClientAuth.Authenticates states (see clientAuthenticated).
+	Authenticated bool
+	Introspect    bool
 	// OriginAllowed: the presented Origin is on the client's CORS list.
 	OriginAllowed bool
 }
@@ -71,15 +73,11 @@ type IntrospectResult struct {
 // foreign key), not in the whole sessions table. One statement serves a whole batch of
 // requests: r is one row per request, i its position. The token is found by its hash
 // alone first (OFFSET 0 keeps that subquery to itself): with thousands of tenants, the
-// generic plan otherwise went from the tenant's clients to their tokens
-// (tokens_client), which for a client with a million tokens read them all (make
-// bench-full, 10,000 tenants: 250 introspections/s instead of thousands).
+// generic plan could otherwise start from the tenant's clients and walk their tokens
+// (tokens_client), every token of a client with millions of them (make bench-full covers
+// that case: docs/BENCHMARKS-full.md).
 const (
-	introspectCaller = `r.i, c.tenant_id, tn.slug, c.public,
-	c.disabled OR tn.disabled OR tn.deleted_at IS NOT NULL, c.introspect,
-	r.secret IS NOT NULL AND EXISTS (SELECT 1 FROM client_secrets cs
-		WHERE cs.hash = r.secret AND cs.tenant_id = c.tenant_id AND cs.client_id = c.id
-		  AND (cs.expires_at IS NULL OR cs.expires_at > r.now)),
+	introspectCaller = `r.i, c.tenant_id, tn.slug, ` + clientAuthenticated + `, c.introspect,
 	r.origin = ANY (c.allowed_origins)`
 	introspectFrom = `
 FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
@@ -87,12 +85,15 @@ FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
 JOIN clients c ON c.id = r.client_id
 JOIN tenants tn ON tn.id = c.tenant_id`
 	introspectBatch = `SELECT ` + introspectCaller + `,
-	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at` + introspectFrom + `
+	t.id, t.client_id, t.user_id, t.session_id, t.username, t.scope, t.issued_at, t.expires_at,
+	t.amr, t.auth_time` + introspectFrom + `
 LEFT JOIN LATERAL (
-	SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at
+	SELECT t.id, t.client_id, t.user_id, t.session_id, u.username, t.scope, t.issued_at, t.expires_at,
+		ss.amr, COALESCE(ss.auth_time, ss.created_at) AS auth_time
 	FROM (SELECT * FROM tokens WHERE hash = r.token OFFSET 0) t
 	JOIN clients tc ON tc.tenant_id = t.tenant_id AND tc.id = t.client_id
 	LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+	LEFT JOIN sessions ss ON ss.id = t.session_id
 	WHERE t.tenant_id = c.tenant_id AND t.kind = 'a' AND t.revoked_at IS NULL
 	  AND t.expires_at > r.now
 	  AND tn.epoch = t.tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
@@ -104,7 +105,7 @@ LEFT JOIN LATERAL (
 	// alone, and not a single token row.
 	introspectCallerBatch = `SELECT ` + introspectCaller + `,
 	NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::timestamptz,
-	NULL::timestamptz` + introspectFrom
+	NULL::timestamptz, NULL::text[], NULL::timestamptz` + introspectFrom
 )
 
 // Introspect looks up the caller and the token of q in one statement, shared with the
@@ -126,10 +127,10 @@ const maxIntrospectBatch = 512
 // requests that arrive while it runs make the next batch. More, up to the pool's size, run
 // only while at least busyQueue requests are queued, enough to fill a batch worth its
 // statement: a database slow to answer (one busy elsewhere) then gets more work in
-// parallel, and a quiet one is not sent small batches whose fixed cost (some 50 µs of
-// PostgreSQL CPU for this statement) would exceed the per-request work. Keeping a second
-// statement in flight as well (minBatches 2) halved the batches and cost about a tenth of
-// the throughput in make bench (1M tokens, 64 clients, 2 cores).
+// parallel, and a quiet one is not sent small batches whose fixed cost (the statement's
+// own PostgreSQL CPU) would exceed the per-request work. A second statement always in
+// flight (minBatches 2) only makes the batches smaller, and so costs throughput (make
+// bench's introspect-live measures it: docs/BENCHMARKS.md).
 const (
 	minBatches = 1
 	busyQueue  = 16
@@ -171,7 +172,7 @@ func newIntrospectBatcher(pool *pgxpool.Pool, sql string) *introspectBatcher {
 
 func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (IntrospectResult, error) {
 	if err := ctx.Err(); err != nil {
-		return IntrospectResult{}, err
+		return IntrospectResult{}, translate("introspect", err)
 	}
 	c := callPool.Get().(*introspectCall)
 	c.q = q
@@ -193,7 +194,7 @@ func (b *introspectBatcher) do(ctx context.Context, q IntrospectQuery) (Introspe
 		return res, err
 	case <-ctx.Done():
 		// The worker still delivers to c, which is then garbage.
-		return IntrospectResult{}, ctx.Err()
+		return IntrospectResult{}, translate("introspect", ctx.Err())
 	}
 }
 
@@ -273,10 +274,11 @@ func (b *introspectBatcher) query(w *batchBuffers) (err error) {
 		cl                        IntrospectCaller
 		tenant, id, user, session pgtype.UUID
 		client, name, scope       pgtype.Text
-		issued, expires           pgtype.Timestamptz
+		issued, expires, authTime pgtype.Timestamptz
+		amr                       []string
 	)
-	dest := []any{&i, &tenant, &cl.Tenant, &cl.Public, &cl.Disabled, &cl.Introspect, &cl.SecretOK,
-		&cl.OriginAllowed, &id, &client, &user, &session, &name, &scope, &issued, &expires}
+	dest := []any{&i, &tenant, &cl.Tenant, &cl.Authenticated, &cl.Introspect, &cl.OriginAllowed,
+		&id, &client, &user, &session, &name, &scope, &issued, &expires, &amr, &authTime}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return translate("introspect", err)
@@ -290,7 +292,7 @@ func (b *introspectBatcher) query(w *batchBuffers) (err error) {
 			// A NULL scans as the zero value: no user, no session, no username.
 			r.Token = Introspection{ID: id.Bytes, ClientID: client.String, UserID: user.Bytes,
 				SessionID: session.Bytes, Username: name.String, Scope: scope.String,
-				IssuedAt: issued.Time, ExpiresAt: expires.Time}
+				IssuedAt: issued.Time, ExpiresAt: expires.Time, AMR: amr, AuthTime: authTime.Time}
 		}
 		w.calls[i-1].res = r
 	}

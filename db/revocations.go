@@ -42,15 +42,6 @@ type Revocation struct {
 	At       time.Time
 }
 
-// Option adjusts a Store at construction.
-type Option func(*Store)
-
-// WithRevocationHook makes every revoking transaction call f just before it appends its
-// row to the revocation log, inside the transaction, so tests can hold one open there.
-func WithRevocationHook(f func(ctx context.Context, r Revocation)) Option {
-	return func(s *Store) { s.beforeAppend = f }
-}
-
 // The lock comes first and is held until commit; the INSERT takes its id under it;
 // pg_notify is delivered at commit.
 const (
@@ -65,9 +56,6 @@ SELECT pg_notify('` + RevocationChannel + `', r.id::text) FROM r`
 // lock it takes serialises every revoking transaction's commit, so it is held for one
 // round trip and the commit, and is never followed by row locks that could deadlock.
 func (s *Store) appendRevocation(ctx context.Context, tx pgx.Tx, r Revocation) error {
-	if s.beforeAppend != nil {
-		s.beforeAppend(ctx, r)
-	}
 	b := &pgx.Batch{}
 	b.Queue(lockRevocations, revocationLockKey)
 	b.Queue(insertRevocation, r.TenantID, r.Kind, r.Subject, r.At)
@@ -98,7 +86,7 @@ ORDER BY r.id`
 // TenantRevocations returns up to limit rows of the tenant's log with after < id <= upTo,
 // in id order, and the log's bounds.
 func (s *Store) TenantRevocations(ctx context.Context, tenant uuid.UUID, after, upTo int64, limit int) (RevocationPage, error) {
-	rows, err := s.pool.Query(ctx, tenantRevocations, tenant, after, upTo, limit)
+	rows, err := s.main.Query(ctx, tenantRevocations, tenant, after, upTo, limit)
 	if err != nil {
 		return RevocationPage{}, translate("tenant revocations", err)
 	}
@@ -123,7 +111,7 @@ const revocationsAfter = `SELECT id, tenant_id, kind, subject, at FROM revocatio
 // RevocationsAfter returns up to limit rows of every tenant with an id above after, in id
 // order.
 func (s *Store) RevocationsAfter(ctx context.Context, after int64, limit int) ([]Revocation, error) {
-	rows, err := s.pool.Query(ctx, revocationsAfter, after, limit)
+	rows, err := s.main.Query(ctx, revocationsAfter, after, limit)
 	if err != nil {
 		return nil, translate("revocations", err)
 	}
@@ -137,50 +125,73 @@ func (s *Store) RevocationsAfter(ctx context.Context, after int64, limit int) ([
 // RevocationHead returns the largest id in the log, 0 when it is empty.
 func (s *Store) RevocationHead(ctx context.Context) (int64, error) {
 	var head int64
-	err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(id), 0) FROM revocations`).Scan(&head)
+	err := s.main.QueryRow(ctx, `SELECT COALESCE(max(id), 0) FROM revocations`).Scan(&head)
 	return head, translate("revocation head", err)
 }
 
-// RevocationListener is a connection of its own, outside the pool, that LISTENs on
-// RevocationChannel. It is not safe for concurrent use.
-type RevocationListener struct {
+// Listener is a connection of its own, outside the pool, that LISTENs on one channel. It
+// is not safe for concurrent use.
+type Listener struct {
 	conn *pgx.Conn
 }
 
-// ListenRevocations opens a dedicated connection with the pool's settings and LISTENs on
-// RevocationChannel. Notifications committed from its return on are all delivered to
-// Wait. It returns the error connecting or listening.
-func (s *Store) ListenRevocations(ctx context.Context) (*RevocationListener, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+// Listen opens a dedicated connection and LISTENs on channel (RevocationChannel,
+// WebhookChannel). The connection has WithListenConfig's settings, else the main pool's:
+// behind a pooler in transaction mode it must be a direct one, or notifications are lost.
+// Notifications committed from its return on are all delivered to Wait. It returns the
+// error connecting or listening.
+func (s *Store) Listen(ctx context.Context, channel string) (*Listener, error) {
+	cfg := s.listenConfig
+	if cfg == nil {
+		cfg = s.main.Config().ConnConfig
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, translate("listen for revocations", err)
+		return nil, translate("listen on "+channel, err)
 	}
-	if _, err := conn.Exec(ctx, `LISTEN `+RevocationChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
 		_ = conn.Close(context.WithoutCancel(ctx))
-		return nil, translate("listen for revocations", err)
+		return nil, translate("listen on "+channel, err)
 	}
-	return &RevocationListener{conn: conn}, nil
+	return &Listener{conn: conn}, nil
 }
 
-// Wait blocks until a notification arrives and returns the id it carries (0 when the
-// payload is not an id: read the log anyway). It returns
-// ctx's error when ctx ends first (the connection stays usable after a deadline), or the
-// connection's error, after which the listener is useless and must be closed.
-func (l *RevocationListener) Wait(ctx context.Context) (int64, error) {
+// Wait blocks until a notification arrives and returns its payload. It returns ctx's
+// error, as it is, when ctx ends first (the connection stays usable after a deadline: a
+// wait's deadline is the caller's poll, not the database failing), or the connection's
+// error, translated, after which the listener is useless and must be closed.
+func (l *Listener) Wait(ctx context.Context) (string, error) {
 	n, err := l.conn.WaitForNotification(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return "", ctx.Err()
 		}
-		return 0, translate("wait for revocations", err)
+		return "", translate("wait for notification", err)
 	}
-	// Anyone connected may NOTIFY the channel: a payload that is not an id is only a wake-up.
-	id, err := strconv.ParseInt(n.Payload, 10, 64)
-	if err != nil {
-		return 0, nil
-	}
-	return id, nil
+	return n.Payload, nil
 }
 
 // Close closes the listener's connection.
-func (l *RevocationListener) Close(ctx context.Context) error { return l.conn.Close(ctx) }
+func (l *Listener) Close(ctx context.Context) error {
+	return translate("close listener", l.conn.Close(ctx))
+}
+
+// RevocationID returns the id a RevocationChannel payload carries, 0 when it is not an
+// id: anyone connected may NOTIFY the channel, so such a payload is only a wake-up (read
+// the log anyway).
+func RevocationID(payload string) int64 {
+	id, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+const notify = `SELECT pg_notify($1::text, $2::text)`
+
+// Notify sends payload on channel through the main pool, the way every notification
+// jeton commits travels. It returns the database's error.
+func (s *Store) Notify(ctx context.Context, channel, payload string) error {
+	_, err := s.main.Exec(ctx, notify, channel, payload)
+	return translate("notify "+channel, err)
+}

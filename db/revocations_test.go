@@ -11,8 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/dbtest"
 )
 
 // newRevocations returns the tenant's log rows above after, failing the test on error.
@@ -320,13 +322,13 @@ func TestRevocationLogTrim(t *testing.T) {
 	}
 }
 
-// TestRevocationListener: a listener hears each committed revocation's id, and a wait that
-// times out leaves it usable.
-func TestRevocationListener(t *testing.T) {
+// TestListener: a listener hears each committed revocation's id, and a wait that times
+// out leaves it usable.
+func TestListener(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a := f.mustTenant("a")
-	l, err := f.store.ListenRevocations(ctx)
+	l, err := f.store.Listen(ctx, db.RevocationChannel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,8 +344,61 @@ func TestRevocationListener(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	id, err := l.Wait(wctx)
-	if err != nil || id != f.head() {
+	payload, err := l.Wait(wctx)
+	if id := db.RevocationID(payload); err != nil || id != f.head() {
 		t.Fatalf("heard %d, %v; want %d", id, err, f.head())
 	}
+}
+
+// TestListenConfig: WithListenConfig's connection, not the main pool's, LISTENs, and
+// Notify reaches it through the main pool: a self-check's payload arrives as it was sent.
+// With the listen connection on another database, nothing sent through the pool arrives.
+func TestListenConfig(t *testing.T) {
+	ctx := context.Background()
+	main, other := dbtest.New(t), dbtest.New(t)
+	for _, tc := range []struct {
+		name   string
+		listen *pgxpool.Pool
+		hears  bool
+	}{
+		{"same database", main, true},
+		{"another database", other, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := db.New(main, db.WithListenConfig(dbtest.ListenConfig(tc.listen)))
+			l, err := s.Listen(ctx, db.WebhookChannel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close(ctx)
+			if err := s.Notify(ctx, db.WebhookChannel, "probe-1"); err != nil {
+				t.Fatal(err)
+			}
+			// A notification on the listener's own database ends the wait either way, so
+			// the case that hears nothing still ends on an outcome, not on the deadline.
+			if err := db.New(tc.listen).Notify(ctx, db.WebhookChannel, "marker"); err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			got, err := l.Wait(wctx)
+			want := map[bool]string{true: "probe-1", false: "marker"}[tc.hears]
+			if err != nil || got != want {
+				t.Fatalf("heard %q, %v; want %q", got, err, want)
+			}
+		})
+	}
+	s := db.New(main, db.WithListenConfig(mustConnConfig(t, "postgres://jeton@"+closedPort(t)+"/jeton?sslmode=disable&connect_timeout=5")))
+	if _, err := s.Listen(ctx, db.RevocationChannel); !errors.Is(err, db.ErrUnavailable) {
+		t.Fatalf("listen on a closed port, main pool up: %v, want ErrUnavailable", err)
+	}
+}
+
+func mustConnConfig(t *testing.T, url string) *pgx.ConnConfig {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

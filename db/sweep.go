@@ -133,10 +133,15 @@ var purgeTenantRows = []struct{ table, sql string }{
 		SELECT u.id FROM users u JOIN tenants tn ON tn.id = u.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
 	{"admin_keys", `DELETE FROM admin_keys WHERE id = ANY (ARRAY(
 		SELECT k.id FROM admin_keys k JOIN tenants tn ON tn.id = k.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
+	{"webhook_deliveries", `DELETE FROM webhook_deliveries WHERE (endpoint_id, event_id) IN (
+		SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		JOIN tenants tn ON tn.id = w.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1)`},
+	{"webhook_endpoints", `DELETE FROM webhook_endpoints WHERE id = ANY (ARRAY(
+		SELECT w.id FROM webhook_endpoints w JOIN tenants tn ON tn.id = w.tenant_id WHERE tn.deleted_at IS NOT NULL LIMIT $1))`},
 }
 
 // PurgeDeletedTenants deletes up to n rows in all that belong to deleted tenants (tokens,
-// sessions, client secrets, clients, users, admin keys, in that order, so no delete
+// sessions, client secrets, clients, users, admin keys, webhook deliveries and endpoints, in that order, so no delete
 // cascades into a large number of rows) and returns how many it deleted, with the first
 // database error.
 func (s *Store) PurgeDeletedTenants(ctx context.Context, n int) (int64, error) {
@@ -155,46 +160,45 @@ func (s *Store) PurgeDeletedTenants(ctx context.Context, n int) (int64, error) {
 }
 
 func (s *Store) sweep(ctx context.Context, what, sql string, args ...any) (int64, error) {
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	var q querier = s.main
+	if s.sweepTx != nil {
+		q = s.sweepTx
+	}
+	tag, err := q.Exec(ctx, sql, args...)
 	if err != nil {
 		return 0, translate(what, err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// WithAdvisoryLock runs fn while holding PostgreSQL's session-level advisory lock key
-// (pg_try_advisory_lock) on one connection it takes from the pool, and reports whether it
-// got the lock: when another session holds it, fn does not run and ran is false. fn's own
-// queries use the pool as usual. The lock is released after fn, also when fn fails; should
-// releasing fail, the connection is closed instead, which releases it too. It returns
-// fn's error, or the error taking the lock.
-func (s *Store) WithAdvisoryLock(ctx context.Context, key int64, fn func(context.Context) error) (ran bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
+// WithXactLock runs fn in a transaction on the main pool that first takes PostgreSQL's
+// transaction-level advisory lock key (pg_try_advisory_xact_lock), and reports whether it
+// got the lock: when another transaction holds it, fn does not run and ran is false. The
+// Store fn is given runs its sweeps (the Sweep methods and PurgeDeletedTenants) in that
+// transaction, under the lock; its other methods are this Store's. The lock ends with the
+// transaction, which commits when fn returns nil and rolls back otherwise: no session
+// outlives it holding the lock, so it elects one sweeper also behind a pooler in
+// transaction mode, where a session-level lock is taken on one server session and
+// released (or not) on another. It returns fn's error, or the error of the transaction.
+func (s *Store) WithXactLock(ctx context.Context, key int64, fn func(ctx context.Context, locked *Store) error) (ran bool, err error) {
+	tx, err := s.main.Begin(ctx)
 	if err != nil {
 		return false, translate("advisory lock", err)
 	}
-	defer conn.Release() // the pool destroys a closed connection instead of reusing it
-	// Unlocking must happen even when ctx is why fn stopped.
-	cleanup := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ran); err != nil {
-		// The lock may have been taken before the failure; never hand it back to the pool.
-		cctx, cancel := cleanup()
+	// The rollback runs also when ctx has ended: one on the ended ctx would close the
+	// connection instead, and the lock would stay held until the server noticed.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = conn.Conn().Close(cctx)
+		_ = tx.Rollback(rctx)
+	}()
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1::bigint)`, key).Scan(&ran); err != nil || !ran {
 		return false, translate("advisory lock", err)
 	}
-	if !ran {
-		return false, nil
+	locked := *s
+	locked.sweepTx = tx
+	if err := fn(ctx, &locked); err != nil {
+		return true, err
 	}
-	defer func() {
-		cctx, cancel := cleanup()
-		defer cancel()
-		var released bool
-		if err := conn.QueryRow(cctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&released); err != nil || !released {
-			_ = conn.Conn().Close(cctx)
-		}
-	}()
-	return true, fn(ctx)
+	return true, translate("advisory lock", tx.Commit(ctx))
 }

@@ -345,12 +345,28 @@ func TestPurgeDeletedTenants(t *testing.T) {
 	}
 }
 
-func TestWithAdvisoryLock(t *testing.T) {
+// TestWithXactLock: while one transaction holds the lock another caller does not run;
+// the locked Store's sweeps run in that transaction (a failure undoes them); and the lock
+// ends with the transaction, also when fn fails on a cancelled context, so no session is
+// left holding it.
+func TestWithXactLock(t *testing.T) {
 	f := newFixture(t)
 	const key = 42
 	bg := context.Background()
-	ran, err := f.store.WithAdvisoryLock(bg, key, func(ctx context.Context) error {
-		again, err := f.store.WithAdvisoryLock(ctx, key, func(context.Context) error {
+	tn := f.mustTenant("a")
+	cid, u := f.mustClientUser(tn.ID)
+	l := f.mustLogin(tn.ID, cid, u, t0, t0.Add(time.Hour), t0.Add(time.Minute), t0.Add(time.Hour))
+	// Held on key, in this database (the server is shared), by any session.
+	advisoryLocks := func() int {
+		return f.count(`SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+			WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.classid = 0 AND l.objid = $1::int`, key)
+	}
+
+	ran, err := f.store.WithXactLock(bg, key, func(ctx context.Context, locked *db.Store) error {
+		if n := advisoryLocks(); n != 1 {
+			t.Errorf("%d advisory locks held inside fn, want 1", n)
+		}
+		again, err := f.store.WithXactLock(ctx, key, func(context.Context, *db.Store) error {
 			t.Error("ran while the lock was held")
 			return nil
 		})
@@ -362,17 +378,38 @@ func TestWithAdvisoryLock(t *testing.T) {
 	if !ran || err != nil {
 		t.Fatalf("first taker: ran %v, err %v", ran, err)
 	}
+	if n := advisoryLocks(); n != 0 {
+		t.Errorf("%d advisory locks held after the transaction, want none", n)
+	}
 
-	// The lock is released after fn fails, even when its context was cancelled.
+	// fn's sweep ran in the transaction: its failure undoes the delete.
+	failed := errors.New("failed after sweeping")
+	ran, err = f.store.WithXactLock(bg, key, func(ctx context.Context, locked *db.Store) error {
+		if n, err := locked.SweepExpiredTokens(ctx, t0.Add(2*time.Hour), 10); n != 2 || err != nil {
+			t.Errorf("sweep in the transaction: %d, %v; want 2 tokens", n, err)
+		}
+		return failed
+	})
+	if !ran || !errors.Is(err, failed) {
+		t.Fatalf("failing taker: ran %v, err %v", ran, err)
+	}
+	if !f.tokenExists(tn.ID, l.Access) || !f.tokenExists(tn.ID, l.Refresh) {
+		t.Error("the failed transaction's sweep was kept")
+	}
+
+	// The lock ends with the transaction after fn fails, even when its context was cancelled.
 	ctx, cancel := context.WithCancel(bg)
-	ran, err = f.store.WithAdvisoryLock(ctx, key, func(ctx context.Context) error {
+	ran, err = f.store.WithXactLock(ctx, key, func(ctx context.Context, _ *db.Store) error {
 		cancel()
 		return ctx.Err()
 	})
 	if !ran || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled taker: ran %v, err %v", ran, err)
 	}
-	if ran, err := f.store.WithAdvisoryLock(bg, key, func(context.Context) error { return nil }); !ran || err != nil {
+	if ran, err := f.store.WithXactLock(bg, key, func(context.Context, *db.Store) error { return nil }); !ran || err != nil {
 		t.Errorf("after release: ran %v, err %v; want true, nil", ran, err)
+	}
+	if n := advisoryLocks(); n != 0 {
+		t.Errorf("%d advisory locks held at the end, want none", n)
 	}
 }

@@ -31,25 +31,37 @@ type Tenant struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	DeletedAt         *time.Time
+	// MFAPolicy is "off", "optional" or "required"; MFAFailureLimit overrides the wrong
+	// second-factor codes a user may send per window (nil: the default).
+	MFAPolicy       string
+	MFAFailureLimit *int
+	// The password lifecycle (written with the rest by UpdateTenant): how many previous passwords a new one
+	// may not repeat, the age past which a login must change it (nil: never), and the
+	// lifetime of reset tokens (nil: DefaultResetTTL).
+	PasswordHistory  int
+	PasswordMaxAge   *time.Duration
+	PasswordResetTTL *time.Duration
 }
 
 const tenantColumns = `t.id, t.slug, t.name, t.disabled, t.epoch, t.version, t.access_ttl_seconds,
 	t.refresh_idle_ttl_seconds, t.refresh_max_ttl_seconds, t.refresh_reuse_grace_seconds,
 	t.event_retention_seconds, t.min_password_length, t.login_backoff_after, t.login_user_limit,
-	t.login_ip_limit, t.created_at, t.updated_at, t.deleted_at`
+	t.login_ip_limit, t.created_at, t.updated_at, t.deleted_at, t.mfa_policy, t.mfa_failure_limit,
+	t.password_history, t.password_max_age_seconds, t.password_reset_ttl_seconds`
 
 // tenantDest returns scan destinations for tenantColumns into t; finish converts the
 // seconds columns once the row is scanned.
 func tenantDest(t *Tenant) (dest []any, finish func()) {
-	var access, idle, max, retention *int64
+	var access, idle, max, retention, pwAge, resetTTL *int64
 	var grace int64
 	dest = []any{&t.ID, &t.Slug, &t.Name, &t.Disabled, &t.Epoch, &t.Version, &access, &idle, &max, &grace,
 		&retention, &t.MinPasswordLength, &t.LoginBackoffAfter, &t.LoginUserLimit, &t.LoginIPLimit,
-		&t.CreatedAt, &t.UpdatedAt, &t.DeletedAt}
+		&t.CreatedAt, &t.UpdatedAt, &t.DeletedAt, &t.MFAPolicy, &t.MFAFailureLimit, &t.PasswordHistory, &pwAge, &resetTTL}
 	return dest, func() {
 		t.AccessTTL, t.RefreshIdleTTL, t.RefreshMaxTTL = seconds(access), seconds(idle), seconds(max)
 		t.RefreshReuseGrace = time.Duration(grace) * time.Second
 		t.EventRetention = seconds(retention)
+		t.PasswordMaxAge, t.PasswordResetTTL = seconds(pwAge), seconds(resetTTL)
 	}
 }
 
@@ -91,17 +103,6 @@ func (s *Store) TenantBySlug(ctx context.Context, slug string) (Tenant, error) {
 	return t, translate("tenant "+slug, err)
 }
 
-const listTenants = `SELECT ` + tenantColumns + ` FROM tenants t WHERE t.deleted_at IS NULL ORDER BY t.slug`
-
-// ListTenants returns every live tenant, by slug.
-func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.pool.Query(ctx, listTenants)
-	if err != nil {
-		return nil, translate("list tenants", err)
-	}
-	return collect(rows, scanTenant, "list tenants")
-}
-
 // Disabling bumps the epoch in the same statement, so every token live at that moment stays
 // dead after re-enabling.
 const updateTenant = `UPDATE tenants AS t SET name = $2, disabled = $3,
@@ -137,6 +138,12 @@ func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, edit func(Tenant
 			t.MinPasswordLength, t.LoginBackoffAfter, t.LoginUserLimit, t.LoginIPLimit))
 		if err != nil {
 			return translate("update tenant", err)
+		}
+		if out, err = updateTenantMFA(ctx, tx, out, t); err != nil {
+			return err
+		}
+		if err := updateTenantLifecycle(ctx, tx, t, &out); err != nil {
+			return err
 		}
 		ev.TenantID = &out.ID
 		ev.SubjectType, ev.SubjectID, ev.SubjectName = "tenant", out.ID.String(), out.Slug
@@ -195,4 +202,22 @@ func (s *Store) bumpEpoch(ctx context.Context, sql string, ev Event, rev Revocat
 		return s.appendRevocation(ctx, tx, rev)
 	})
 	return prev, err
+}
+
+const updateTenantMFAPolicy = `UPDATE tenants AS t SET mfa_policy = $2, mfa_failure_limit = $3
+WHERE t.id = $1 RETURNING ` + tenantColumns
+
+// updateTenantMFA writes want's second-factor settings over out, the row just updated,
+// when they differ.
+func updateTenantMFA(ctx context.Context, tx pgx.Tx, out, want Tenant) (Tenant, error) {
+	if want.MFAPolicy == "" {
+		want.MFAPolicy = out.MFAPolicy
+	}
+	same := want.MFAPolicy == out.MFAPolicy && (want.MFAFailureLimit == nil) == (out.MFAFailureLimit == nil) &&
+		(want.MFAFailureLimit == nil || *want.MFAFailureLimit == *out.MFAFailureLimit)
+	if same {
+		return out, nil
+	}
+	t, err := scanTenant(tx.QueryRow(ctx, updateTenantMFAPolicy, out.ID, want.MFAPolicy, want.MFAFailureLimit))
+	return t, translate("update tenant", err)
 }

@@ -62,30 +62,32 @@ var limitNames = map[byte]string{'p': "backoff", 'u': "user", 'i': "ip"}
 const reserveLogin = `WITH known AS (
 	SELECT EXISTS (
 		SELECT 1 FROM known_ips k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
-		WHERE u.tenant_id = $1 AND u.username = $2 AND k.ip = $3
-		  AND k.last_success_at > $5::timestamptz - make_interval(secs => $13)
+		WHERE u.tenant_id = @tenant AND u.username = @username AND k.ip = @ip
+		  AND k.last_success_at > @now::timestamptz - make_interval(secs => @known_for)
 	) AS yes
 ), pair AS (
-	SELECT CASE WHEN k.yes THEN $14::integer ELSE $6::integer END AS after FROM known k
+	SELECT CASE WHEN k.yes THEN @backoff_after_known::integer ELSE @backoff_after::integer END AS after FROM known k
 )
 INSERT INTO login_throttles AS t (tenant_id, kind, username, ip, failures, refused, blocked_until, expires_at)
-VALUES ($4::uuid, 'i', '', $3, 1, 0, NULL, $5::timestamptz + make_interval(secs => $12)),
-	($1, 'p', $2, $3, 1, 0, CASE WHEN (SELECT after FROM pair) <= 1 THEN $5::timestamptz + make_interval(secs => $7) END,
-		$5::timestamptz + make_interval(secs => $9)),
-	($1, 'u', $2, '', 1, 0, NULL, $5::timestamptz + make_interval(secs => $12))
+VALUES (@ip_tenant::uuid, 'i', '', @ip, 1, 0, NULL, @now::timestamptz + make_interval(secs => @window)),
+	(@tenant, 'p', @username, @ip, 1, 0,
+		CASE WHEN (SELECT after FROM pair) <= 1 THEN @now::timestamptz + make_interval(secs => @backoff_base) END,
+		@now::timestamptz + make_interval(secs => @backoff_reset)),
+	(@tenant, 'u', @username, '', 1, 0, NULL, @now::timestamptz + make_interval(secs => @window))
 ON CONFLICT (kind, ip, username, tenant_id) DO UPDATE SET (failures, refused, blocked_until, expires_at) = (
 	SELECT x.n, CASE WHEN x.over THEN t.refused + 1 ELSE 0 END,
 		CASE WHEN t.kind <> 'p' THEN NULL
 		     WHEN x.over THEN t.blocked_until
-		     WHEN x.n >= x.after THEN $5 + make_interval(secs => LEAST($7 * power(2, LEAST(x.n - x.after, 40)), $8))
+		     WHEN x.n >= x.after THEN
+		          @now::timestamptz + make_interval(secs => LEAST(@backoff_base * power(2, LEAST(x.n - x.after, 40)), @backoff_max))
 		END,
 		CASE WHEN x.expired OR (t.kind = 'p' AND NOT x.over) THEN EXCLUDED.expires_at ELSE t.expires_at END
 	FROM (SELECT y.expired, CASE WHEN y.expired THEN 1 ELSE t.failures + 1 END AS n, (SELECT after FROM pair) AS after,
 			NOT y.expired AND CASE t.kind
-				WHEN 'p' THEN COALESCE(t.blocked_until > $5, false)
-				WHEN 'u' THEN t.failures >= $10 AND NOT (SELECT yes FROM known)
-				ELSE t.failures >= $11 END AS over
-		FROM (SELECT t.expires_at <= $5 AS expired) y) x)
+				WHEN 'p' THEN COALESCE(t.blocked_until > @now, false)
+				WHEN 'u' THEN t.failures >= @user_limit AND NOT (SELECT yes FROM known)
+				ELSE t.failures >= @ip_limit END AS over
+		FROM (SELECT t.expires_at <= @now AS expired) y) x)
 RETURNING t.kind, t.refused > 0, COALESCE(t.blocked_until, t.expires_at)`
 
 // ReserveLogin counts one attempt on the three counters in one statement, before the
@@ -95,10 +97,15 @@ RETURNING t.kind, t.refused > 0, COALESCE(t.blocked_until, t.expires_at)`
 // verdict with ReturnLogin; IssueLogin settles a success; a wrong password keeps its unit.
 // It returns the database's error.
 func (s *Store) ReserveLogin(ctx context.Context, c LoginCounters, l LoginLimits, now time.Time) (Reservation, error) {
+	args := counterArgs(c)
+	args["now"] = now
+	args["backoff_after"], args["backoff_after_known"] = l.BackoffAfter, max(l.BackoffAfterKnown, l.BackoffAfter)
+	args["backoff_base"], args["backoff_max"] = l.BackoffBase.Seconds(), l.BackoffMax.Seconds()
+	args["backoff_reset"] = l.BackoffReset.Seconds()
+	args["user_limit"], args["ip_limit"], args["window"] = l.UserLimit, l.IPLimit, l.Window.Seconds()
+	args["known_for"] = l.KnownFor.Seconds()
 	var b pgx.Batch
-	b.Queue(reserveLogin, c.TenantID, c.Username, c.IP, c.IPTenant, now,
-		l.BackoffAfter, l.BackoffBase.Seconds(), l.BackoffMax.Seconds(), l.BackoffReset.Seconds(),
-		l.UserLimit, l.IPLimit, l.Window.Seconds(), l.KnownFor.Seconds(), max(l.BackoffAfterKnown, l.BackoffAfter))
+	b.Queue(reserveLogin, args)
 	b.Queue(userByUsername, c.TenantID, c.Username)
 	br := s.pool.SendBatch(ctx, &b)
 	r, err := reservation(br)
@@ -143,11 +150,17 @@ func reservation(br pgx.BatchResults) (Reservation, error) {
 	return r, rows.Err()
 }
 
-// loginCounters matches the three rows of LoginCounters ($1 to $4): the address counter's
-// tenant may be NULL, the others' never are.
-const loginCounters = `((t.kind = 'p' AND t.ip = $3 AND t.username = $2 AND t.tenant_id = $1)
-	OR (t.kind = 'u' AND t.ip = '' AND t.username = $2 AND t.tenant_id = $1)
-	OR (t.kind = 'i' AND t.ip = $3 AND t.username = '' AND t.tenant_id IS NOT DISTINCT FROM $4::uuid))`
+// loginCounters matches the three rows of LoginCounters (counterArgs): the address
+// counter's tenant may be NULL, the others' never are.
+const loginCounters = `((t.kind = 'p' AND t.ip = @ip AND t.username = @username AND t.tenant_id = @tenant)
+	OR (t.kind = 'u' AND t.ip = '' AND t.username = @username AND t.tenant_id = @tenant)
+	OR (t.kind = 'i' AND t.ip = @ip AND t.username = '' AND t.tenant_id IS NOT DISTINCT FROM @ip_tenant::uuid))`
+
+// counterArgs binds c for loginCounters, and for reserveLogin's same parameters; the
+// caller adds its statement's others.
+func counterArgs(c LoginCounters) pgx.StrictNamedArgs {
+	return pgx.StrictNamedArgs{"tenant": c.TenantID, "username": c.Username, "ip": c.IP, "ip_tenant": c.IPTenant}
+}
 
 // lockCounters locks the rows of loginCounters in kind order, as ReserveLogin does.
 const lockCounters = `l AS (
@@ -162,7 +175,7 @@ UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE
 // hashing pool was full, the client went away, the database failed). It returns the
 // database's error.
 func (s *Store) ReturnLogin(ctx context.Context, c LoginCounters) error {
-	_, err := s.pool.Exec(ctx, returnLogin, c.TenantID, c.Username, c.IP, c.IPTenant)
+	_, err := s.pool.Exec(ctx, returnLogin, counterArgs(c))
 	return translate("return login", err)
 }
 
@@ -173,7 +186,7 @@ const refuseLogin = `WITH ` + lockCounters + `, r AS (
 	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid
 )
 INSERT INTO events AS e (` + eventColumns + `, window_start)
-VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+VALUES (` + eventParams + `, @window_start)
 ON CONFLICT (tenant_id, kind, subject_name, client_ip, window_start) WHERE window_start IS NOT NULL
 DO UPDATE SET detail = jsonb_set(e.detail, '{attempts}', to_jsonb(COALESCE((e.detail->>'attempts')::bigint, 0) + 1))`
 
@@ -183,18 +196,23 @@ DO UPDATE SET detail = jsonb_set(e.detail, '{attempts}', to_jsonb(COALESCE((e.de
 // else that event's detail.attempts grows by one. It returns the database's error.
 func (s *Store) RefuseLogin(ctx context.Context, c LoginCounters, ev Event, window time.Time) error {
 	ev.Kind = "login_throttled"
-	args := append([]any{c.TenantID, c.Username, c.IP, c.IPTenant}, eventArgs(ev)...)
-	_, err := s.pool.Exec(ctx, refuseLogin, append(args, window)...)
+	args := counterArgs(c)
+	args["window_start"] = window
+	args, err := addEventArgs(args, ev)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, refuseLogin, args)
 	return translate("refuse login", err)
 }
 
 // The known address is refreshed at most hourly, which is plenty for a 30-day memory and
-// spares a write per login. It runs after issueLogin in the same transaction ($1 to $4 the
-// counters, $5 the user, $6 now) and settles only when that login's session ($7) was
+// spares a write per login. It runs after issueLogin in the same transaction (the
+// counters, @user, @now) and settles only when that login's session (@session) was
 // written: a stale login is given back with ReturnLogin instead.
 const loginSucceeded = `WITH l AS (
 	SELECT t.ctid, t.kind FROM login_throttles t WHERE ` + loginCounters + `
-	  AND EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = $1 AND s.id = $7)
+	  AND EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = @tenant AND s.id = @session)
 	ORDER BY t.kind FOR UPDATE
 ), p AS (
 	DELETE FROM login_throttles t USING l WHERE t.ctid = l.ctid AND l.kind = 'p'
@@ -202,6 +220,6 @@ const loginSucceeded = `WITH l AS (
 	UPDATE login_throttles t SET failures = GREATEST(t.failures - 1, 0) FROM l WHERE t.ctid = l.ctid AND l.kind <> 'p'
 )
 INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at)
-SELECT $1, $5, $3, $6 WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = $1 AND s.id = $7)
+SELECT @tenant, @user, @ip, @now WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = @tenant AND s.id = @session)
 ON CONFLICT (tenant_id, user_id, ip) DO UPDATE SET last_success_at = EXCLUDED.last_success_at
 WHERE k.last_success_at < EXCLUDED.last_success_at - interval '1 hour'`

@@ -82,25 +82,26 @@ type Login struct {
 // disable that committed meanwhile makes the login fail instead of minting a live token.
 const issueLogin = `WITH ok AS (
 	SELECT 1 FROM tenants tn, clients c, users u
-	WHERE tn.id = $1 AND tn.epoch = $2 AND NOT tn.disabled AND tn.deleted_at IS NULL
-	  AND c.tenant_id = $1 AND c.id = $3 AND c.epoch = $4 AND NOT c.disabled
-	  AND u.tenant_id = $1 AND u.id = $5 AND u.epoch = $6 AND NOT u.disabled
+	WHERE tn.id = @tenant AND tn.epoch = @tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND NOT c.disabled
+	  AND u.tenant_id = @tenant AND u.id = @user AND u.epoch = @user_epoch AND NOT u.disabled
 ), s AS (
 	INSERT INTO sessions (tenant_id, id, client_id, user_id, scope, created_at, expires_at)
-	SELECT $1, $7, $3, $5, $8, $9, $10 FROM ok RETURNING id
+	SELECT @tenant, @session, @client, @user, @scope, @now, @session_expires_at FROM ok RETURNING id
 ), a AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
 		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT $11, $12, 'a', $1, $3, $5, s.id, $8, $9, $13, $2, $4, $6 FROM s
+	SELECT @access_hash, @access_id, 'a', @tenant, @client, @user, s.id, @scope, @now,
+		@access_expires_at, @tenant_epoch, @client_epoch, @user_epoch FROM s
 ), r AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
 		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT $14::bytea, $15::uuid, 'r', $1, $3, $5, s.id, $8, $9, $16::timestamptz, $2, $4, $6
-	FROM s WHERE $14::bytea IS NOT NULL
+	SELECT @refresh_hash::bytea, @refresh_id::uuid, 'r', @tenant, @client, @user, s.id, @scope, @now,
+		@refresh_expires_at::timestamptz, @tenant_epoch, @client_epoch, @user_epoch
+	FROM s WHERE @refresh_hash::bytea IS NOT NULL
 ), e AS (
 	INSERT INTO events (` + eventColumns + `)
-	SELECT $17::uuid, $18::timestamptz, $19::text, $20::text, $21::text, $22::text, $23::text, $24::text,
-		$25::text, $26::text, $27::text, $28::text, $29::text, $30::jsonb FROM s
+	SELECT ` + eventParams + ` FROM s
 )
 SELECT count(*) FROM s`
 
@@ -110,24 +111,21 @@ SELECT count(*) FROM s`
 // user as of l.Now. It returns ErrStale, having written nothing and settled nothing, when
 // the tenant, client or user was disabled or had its epoch moved since l.Epochs were read.
 func (s *Store) IssueLogin(ctx context.Context, l Login) error {
-	var rhash []byte
-	var rid *uuid.UUID
-	var rexp *time.Time
-	if l.Refresh != nil {
-		rhash, rid, rexp = l.Refresh.Hash, &l.Refresh.ID, &l.Refresh.ExpiresAt
-	}
-	args := append([]any{l.TenantID, l.Epochs.Tenant, l.ClientID, l.Epochs.Client, l.UserID,
-		l.Epochs.User, l.SessionID, l.Scope, l.Now, l.SessionExpiresAt, l.Access.Hash, l.Access.ID,
-		l.Access.ExpiresAt, rhash, rid, rexp}, eventArgs(l.Event)...)
 	c := l.Counters
 	if c.TenantID != l.TenantID {
 		return fmt.Errorf("issue login: counters of tenant %s for a login in %s", c.TenantID, l.TenantID)
 	}
+	settle := counterArgs(c)
+	settle["user"], settle["now"], settle["session"] = l.UserID, l.Now, l.SessionID
+	args, err := issueLoginArgs(l)
+	if err != nil {
+		return err
+	}
 	var b pgx.Batch
-	b.Queue(issueLogin, args...)
-	b.Queue(loginSucceeded, c.TenantID, c.Username, c.IP, c.IPTenant, l.UserID, l.Now, l.SessionID)
+	b.Queue(issueLogin, args)
+	b.Queue(loginSucceeded, settle)
 	br := s.pool.SendBatch(ctx, &b)
-	err := expectOne(br.QueryRow(), "issue login")
+	err = expectOne(br.QueryRow(), "issue login")
 	if err == nil {
 		_, err = br.Exec()
 		err = translate("settle login", err)
@@ -138,9 +136,33 @@ func (s *Store) IssueLogin(ctx context.Context, l Login) error {
 	return err
 }
 
+// issueLoginIn runs issueLogin for l in tx, leaving its counters alone; ErrStale as
+// IssueLogin.
+func issueLoginIn(ctx context.Context, tx pgx.Tx, l Login) error {
+	args, err := issueLoginArgs(l)
+	if err != nil {
+		return err
+	}
+	return expectOne(tx.QueryRow(ctx, issueLogin, args), "issue login")
+}
+
+// issueLoginArgs are issueLogin's parameters for l, or the error marshalling its event.
+func issueLoginArgs(l Login) (pgx.StrictNamedArgs, error) {
+	args := pgx.StrictNamedArgs{"tenant": l.TenantID, "tenant_epoch": l.Epochs.Tenant,
+		"client": l.ClientID, "client_epoch": l.Epochs.Client, "user": l.UserID, "user_epoch": l.Epochs.User,
+		"session": l.SessionID, "scope": l.Scope, "now": l.Now, "session_expires_at": l.SessionExpiresAt,
+		"access_hash": l.Access.Hash, "access_id": l.Access.ID, "access_expires_at": l.Access.ExpiresAt,
+		"refresh_hash": nil, "refresh_id": nil, "refresh_expires_at": nil}
+	if r := l.Refresh; r != nil {
+		args["refresh_hash"], args["refresh_id"], args["refresh_expires_at"] = r.Hash, r.ID, r.ExpiresAt
+	}
+	return addEventArgs(args, l.Event)
+}
+
 // ClientToken is a client_credentials access token to record, issued on the client and
-// tenant as read at Versions. SecretHash, when not nil, is the presented secret's SHA-256,
-// which must be one of the client's secrets valid at Now: the caller has not checked it.
+// tenant as read at Versions. SecretHash is the SHA-256 of the secret the request
+// presented (nil for none): the token is written only if the request authenticates as the
+// client at Now (clientAuthenticated), which the caller need not have checked.
 type ClientToken struct {
 	TenantID   uuid.UUID
 	ClientID   string
@@ -160,36 +182,39 @@ type Versions struct {
 	Client int64
 }
 
-// The token is written only if the tenant and client are live and still the rows (the
-// versions) the grant was decided on, and the secret, when given, is valid now: a
-// client's state cached between requests is checked in the write itself.
+// The token is written only if the request authenticates as the client now and the tenant
+// and client are still the rows (the versions) the grant was decided on: a client's state
+// cached between requests is checked in the write itself.
 const issueClientToken = `WITH ok AS (
-	SELECT 1 FROM tenants tn, clients c
-	WHERE tn.id = $1 AND tn.epoch = $2 AND NOT tn.disabled AND tn.deleted_at IS NULL
-	  AND c.tenant_id = $1 AND c.id = $3 AND c.epoch = $4 AND NOT c.disabled
-	  AND tn.version = $24 AND c.version = $25
-	  AND ($26::bytea IS NULL OR EXISTS (SELECT 1 FROM client_secrets cs
-		WHERE cs.hash = $26 AND cs.tenant_id = $1 AND cs.client_id = $3
-		  AND (cs.expires_at IS NULL OR cs.expires_at > $8)))
+	SELECT 1 FROM tenants tn, clients c, (VALUES (@secret::bytea, @now::timestamptz)) r (secret, now)
+	WHERE tn.id = @tenant AND tn.epoch = @tenant_epoch AND tn.version = @tenant_version
+	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND c.version = @client_version
+	  AND ` + clientAuthenticated + `
 ), a AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, scope, issued_at, expires_at,
 		tenant_epoch, client_epoch)
-	SELECT $5, $6, 'a', $1, $3, $7, $8, $9, $2, $4 FROM ok RETURNING 1
+	SELECT @hash, @id, 'a', @tenant, @client, @scope, @now, @expires_at, @tenant_epoch, @client_epoch
+	FROM ok RETURNING 1
 ), e AS (
 	INSERT INTO events (` + eventColumns + `)
-	SELECT $10::uuid, $11::timestamptz, $12::text, $13::text, $14::text, $15::text, $16::text, $17::text,
-		$18::text, $19::text, $20::text, $21::text, $22::text, $23::jsonb FROM a
+	SELECT ` + eventParams + ` FROM a
 )
 SELECT count(*) FROM a`
 
 // IssueClientToken records a client_credentials token and its event in one statement. It
 // returns ErrStale, having written nothing, when the client or tenant changed meanwhile or
-// the secret is not valid.
+// the request does not authenticate as the client.
 func (s *Store) IssueClientToken(ctx context.Context, c ClientToken) error {
-	args := append([]any{c.TenantID, c.Epochs.Tenant, c.ClientID, c.Epochs.Client, c.Access.Hash,
-		c.Access.ID, c.Scope, c.Now, c.Access.ExpiresAt}, eventArgs(c.Event)...)
-	args = append(args, c.Versions.Tenant, c.Versions.Client, c.SecretHash)
-	return expectOne(s.pool.QueryRow(ctx, issueClientToken, args...), "issue client token")
+	args, err := addEventArgs(pgx.NamedArgs{
+		"tenant": c.TenantID, "tenant_epoch": c.Epochs.Tenant, "tenant_version": c.Versions.Tenant,
+		"client": c.ClientID, "client_epoch": c.Epochs.Client, "client_version": c.Versions.Client,
+		"secret": c.SecretHash, "now": c.Now,
+		"hash": c.Access.Hash, "id": c.Access.ID, "scope": c.Scope, "expires_at": c.Access.ExpiresAt,
+	}, c.Event)
+	if err != nil {
+		return err
+	}
+	return expectOne(s.pool.QueryRow(ctx, issueClientToken, args), "issue client token")
 }
 
 // expectOne reads a count(*) row and maps 0 to ErrStale.
@@ -222,24 +247,25 @@ WHERE tenant_id = $1 AND hash = $2 AND kind = 'r' AND used_at IS NULL AND revoke
 
 const rotate = `WITH ok AS (
 	SELECT 1 FROM sessions s, tenants tn, clients c, users u
-	WHERE s.tenant_id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
-	  AND tn.id = $1 AND tn.epoch = $4 AND NOT tn.disabled AND tn.deleted_at IS NULL
-	  AND c.tenant_id = $1 AND c.id = $5 AND c.epoch = $6 AND NOT c.disabled
-	  AND u.tenant_id = $1 AND u.id = $7 AND u.epoch = $8 AND NOT u.disabled
+	WHERE s.tenant_id = @tenant AND s.id = @session AND s.revoked_at IS NULL AND s.expires_at > @now
+	  AND tn.id = @tenant AND tn.epoch = @tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND NOT c.disabled
+	  AND u.tenant_id = @tenant AND u.id = @user AND u.epoch = @user_epoch AND NOT u.disabled
 ), a AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
 		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT $9, $10, 'a', $1, $5, $7, $2, $11, $3, $12, $4, $6, $8 FROM ok RETURNING 1
+	SELECT @access_hash, @access_id, 'a', @tenant, @client, @user, @session, @access_scope, @now,
+		@access_expires_at, @tenant_epoch, @client_epoch, @user_epoch FROM ok RETURNING 1
 ), r AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
 		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT $13, $14, 'r', $1, $5, $7, $2, $15, $3, $16, $4, $6, $8 FROM ok
+	SELECT @refresh_hash, @refresh_id, 'r', @tenant, @client, @user, @session, @refresh_scope, @now,
+		@refresh_expires_at, @tenant_epoch, @client_epoch, @user_epoch FROM ok
 ), u AS (
-	UPDATE sessions SET last_refreshed_at = $3 WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok)
+	UPDATE sessions SET last_refreshed_at = @now WHERE tenant_id = @tenant AND id = @session AND EXISTS (SELECT 1 FROM ok)
 ), e AS (
 	INSERT INTO events (` + eventColumns + `)
-	SELECT $17::uuid, $18::timestamptz, $19::text, $20::text, $21::text, $22::text, $23::text, $24::text,
-		$25::text, $26::text, $27::text, $28::text, $29::text, $30::jsonb FROM ok
+	SELECT ` + eventParams + ` FROM ok
 )
 SELECT count(*) FROM a`
 
@@ -256,10 +282,16 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) error {
 			return translate("use refresh token", ErrStale)
 		}
 		o := r.Old
-		args := append([]any{r.TenantID, o.SessionID, r.Now, o.Epochs.Tenant, o.ClientID, o.Epochs.Client,
-			o.UserID, o.Epochs.User, r.Access.Hash, r.Access.ID, r.Scope, r.Access.ExpiresAt,
-			r.Refresh.Hash, r.Refresh.ID, o.Scope, r.Refresh.ExpiresAt}, eventArgs(r.Event)...)
-		return expectOne(tx.QueryRow(ctx, rotate, args...), "rotate refresh token")
+		args := pgx.StrictNamedArgs{"tenant": r.TenantID, "session": o.SessionID, "now": r.Now,
+			"tenant_epoch": o.Epochs.Tenant, "client": o.ClientID, "client_epoch": o.Epochs.Client,
+			"user": o.UserID, "user_epoch": o.Epochs.User, "access_hash": r.Access.Hash, "access_id": r.Access.ID,
+			"access_scope": r.Scope, "access_expires_at": r.Access.ExpiresAt, "refresh_hash": r.Refresh.Hash,
+			"refresh_id": r.Refresh.ID, "refresh_scope": o.Scope, "refresh_expires_at": r.Refresh.ExpiresAt}
+		args, err = addEventArgs(args, r.Event)
+		if err != nil {
+			return err
+		}
+		return expectOne(tx.QueryRow(ctx, rotate, args), "rotate refresh token")
 	})
 }
 

@@ -20,20 +20,24 @@ type User struct {
 	Epoch        int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// PasswordChangedAt is when the password was last set; PasswordChangeReason, when not
+	// empty, is why the user must change it before getting tokens (admin, breached, expired).
+	PasswordChangedAt    time.Time
+	PasswordChangeReason string
 }
 
 const userColumns = `u.tenant_id, u.id, u.username, u.password_hash, u.disabled, u.scopes, u.epoch,
-	u.created_at, u.updated_at`
+	u.created_at, u.updated_at, coalesce(u.password_changed_at, u.created_at), coalesce(u.password_change_reason, '')`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	err := row.Scan(&u.TenantID, &u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.Scopes,
-		&u.Epoch, &u.CreatedAt, &u.UpdatedAt)
+		&u.Epoch, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt, &u.PasswordChangeReason)
 	return u, err
 }
 
-const createUser = `INSERT INTO users AS u (tenant_id, id, username, password_hash, scopes, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ` + userColumns
+const createUser = `INSERT INTO users AS u (tenant_id, id, username, password_hash, scopes, created_at, updated_at, password_changed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING ` + userColumns
 
 // CreateUser inserts u (its username already normalised) and its event. It returns
 // ErrConflict when the username is taken in the tenant.
@@ -114,7 +118,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id uuid.UUID, edit func(
 	return out, err
 }
 
-const setPassword = `UPDATE users AS u SET password_hash = $3, epoch = u.epoch + 1, updated_at = $4
+const setPassword = `UPDATE users AS u SET password_hash = $3, epoch = u.epoch + 1, updated_at = $4,
+	password_changed_at = $4, password_change_reason = NULL
 WHERE u.tenant_id = $1 AND u.id = $2 RETURNING ` + userColumns
 
 // SetPassword stores a new password hash and revokes every token of the user by bumping its

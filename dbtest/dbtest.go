@@ -2,6 +2,11 @@
 // template that holds the migrated schema, so tests and test packages run in parallel
 // without sharing rows or racing on migrations.
 //
+// With JETON_TEST_PGBOUNCER=1 (make test-pgbouncer) the first test starts a pgbouncer in
+// transaction mode in front of the server (pgcluster.StartPgbouncer) and every URL and pool
+// handed out goes through it, as jeton's pools do behind pgbouncer in production; only
+// LISTEN connections (ListenConfig) and dbtest's own administration stay direct.
+//
 // The template is named after migrations.Hash(), so a schema change builds a new one and a
 // stale one is never used. It is built once, by whichever test process gets there first,
 // under an advisory lock, and nothing connects to it afterwards: CREATE DATABASE ... TEMPLATE
@@ -12,6 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -25,12 +32,28 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jeton-auth/jeton/migrations"
+	"github.com/jeton-auth/jeton/pgcluster"
 	"github.com/jeton-auth/jeton/pgserver"
+	"github.com/jeton-auth/jeton/pgserver/pgcontainer"
 )
 
 const (
 	// EnvVar names the variable that points the tests at a server.
 	EnvVar = "TEST_DATABASE_URL"
+	// PgbouncerEnvVar, set to 1, sends the tests' connections through a pgbouncer in
+	// transaction mode.
+	PgbouncerEnvVar = "JETON_TEST_PGBOUNCER"
+	// pgbouncerExecMode is the pgx query mode of connections through pgbouncer: its
+	// default (cached named statements) collides on pooled server connections; every
+	// statement works in exec (issue 21), the mode docs/OPERATIONS.md recommends there.
+	pgbouncerExecMode = "exec"
+
+	// ExecModeEnvVar names the variable that runs every test database's connections in
+	// one of pgx's query exec modes (cache_statement, cache_describe, exec,
+	// simple_protocol), as jeton's --database-exec-mode would: the statements that only
+	// work with a server-side described statement fail under exec and simple_protocol,
+	// the modes a pooler in transaction mode needs. Unset, pgx's default.
+	ExecModeEnvVar = "JETON_TEST_EXEC_MODE"
 
 	testPrefix     = "jeton_test_"
 	templatePrefix = "jeton_tpl_"
@@ -57,7 +80,10 @@ type server struct {
 	admin    *pgxpool.Pool // on url, for CREATE and DROP DATABASE
 	template string
 	runID    string // start time and pid, so a later sweep can tell how old a leftover is
-	err      error
+	// pgb, with JETON_TEST_PGBOUNCER=1, is the pgbouncer every handed-out URL goes through.
+	pgb    *pgcluster.Pgbouncer
+	direct *pgx.ConnConfig // the server's own, behind pgb
+	err    error
 }
 
 var (
@@ -118,10 +144,59 @@ func NewURL(t testing.TB) string {
 		}
 	})
 	url, err := pgserver.WithDatabase(srv.url, name)
+	if err == nil {
+		url, err = withExecMode(url, os.Getenv(ExecModeEnvVar))
+	}
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
+	if srv.pgb != nil {
+		u, err := neturl.Parse(url)
+		if err != nil {
+			t.Fatalf("dbtest: %v", err)
+		}
+		q := u.Query()
+		q.Set("default_query_exec_mode", pgbouncerExecMode)
+		u.Host, u.RawQuery = srv.pgb.Host(), q.Encode()
+		url = u.String()
+	}
 	return url
+}
+
+// ListenConfig returns the configuration of a LISTEN connection to pool's database: the
+// pool's own, or, through the test pgbouncer (which drops a LISTEN's notifications in
+// transaction mode), one to the server itself, as --listen-database-url gives jeton.
+func ListenConfig(pool *pgxpool.Pool) *pgx.ConnConfig {
+	cfg := pool.Config().ConnConfig.Copy()
+	if srv.pgb != nil && cfg.Port == uint16(srv.pgb.Port) {
+		cfg.Host, cfg.Port, cfg.Fallbacks = srv.direct.Host, srv.direct.Port, nil
+	}
+	return cfg
+}
+
+// withExecMode returns url with pgx's default_query_exec_mode set to mode, or url itself
+// when mode is empty. It returns an error for a mode pgx does not know, so a misspelt
+// JETON_TEST_EXEC_MODE fails the run instead of testing the default.
+func withExecMode(url, mode string) (string, error) {
+	if mode == "" {
+		return url, nil
+	}
+	switch mode {
+	case "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol":
+	default:
+		return "", fmt.Errorf("%s=%q: want cache_statement, cache_describe, describe_exec, exec or simple_protocol", ExecModeEnvVar, mode)
+	}
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return url + " default_query_exec_mode=" + mode, nil
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "", fmt.Errorf("parse test database URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("default_query_exec_mode", mode)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // setup finds the server, sweeps stale databases and makes sure the template exists. A
@@ -134,7 +209,7 @@ func setup() {
 	srv.runID = fmt.Sprintf("%d_%d", start.Unix(), os.Getpid())
 	srv.template = templatePrefix + migrations.Hash()
 
-	url, _, _, err := pgserver.Finder{EnvVar: EnvVar}.Find(ctx)
+	url, _, _, err := pgserver.Finder{EnvVar: EnvVar, StartContainer: pgcontainer.Start}.Find(ctx)
 	if err != nil {
 		srv.err = err
 		return
@@ -151,7 +226,18 @@ func setup() {
 		srv.err = fmt.Errorf("open maintenance pool: %w", err)
 		return
 	}
-	srv.err = prepare(ctx, url, srv.template, start)
+	if srv.err = prepare(ctx, url, srv.template, start); srv.err != nil {
+		return
+	}
+	if os.Getenv(PgbouncerEnvVar) == "1" {
+		srv.direct = cfg.ConnConfig
+		up := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+		// It runs until the test process exits (SIGKILL as its parent dies), as the
+		// finder's container does.
+		if srv.pgb, srv.err = pgcluster.StartPgbouncer(ctx, pgcluster.PgbouncerOptions{Upstream: up}); srv.err != nil {
+			srv.err = fmt.Errorf("%s=1: %w", PgbouncerEnvVar, srv.err)
+		}
+	}
 }
 
 // prepare holds the advisory lock on a connection of its own (the lock belongs to the

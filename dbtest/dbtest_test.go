@@ -193,3 +193,39 @@ func mustDatabaseExists(t *testing.T, name string) bool {
 	}
 	return ok
 }
+
+func TestWithExecMode(t *testing.T) {
+	tests := []struct {
+		name, url, mode, want string
+		wantErr               bool
+	}{
+		{name: "unset keeps the URL", url: "postgres://h/d?sslmode=disable", want: "postgres://h/d?sslmode=disable"},
+		{name: "URL", url: "postgres://h/d?sslmode=disable", mode: "exec",
+			want: "postgres://h/d?default_query_exec_mode=exec&sslmode=disable"},
+		{name: "URL's own mode replaced", url: "postgres://h/d?default_query_exec_mode=exec", mode: "simple_protocol",
+			want: "postgres://h/d?default_query_exec_mode=simple_protocol"},
+		{name: "DSN", url: "host=h dbname=d", mode: "cache_describe",
+			want: "host=h dbname=d default_query_exec_mode=cache_describe"},
+		{name: "unknown mode", url: "postgres://h/d", mode: "simple", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := withExecMode(tt.url, tt.mode)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("withExecMode(%q, %q) = %q, %v; want %q, error %v", tt.url, tt.mode, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			// What pgx makes of it is the mode asked for.
+			cfg, err := pgx.ParseConfig(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// QueryExecMode's String spells cache_describe "cache describe".
+			if got := strings.ReplaceAll(cfg.DefaultQueryExecMode.String(), " ", "_"); tt.mode != "" && got != tt.mode {
+				t.Errorf("pgx parses mode %s, want %s", got, tt.mode)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/service"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,13 +39,18 @@ type Metrics struct {
 	sweepBacklog  *prometheus.GaugeVec
 	sweepDuration prometheus.Histogram
 	sweepLastOK   prometheus.Gauge
+	listenChecks  *prometheus.CounterVec
+	listenOK      *prometheus.GaugeVec
 
 	// FeedStreams is the number of open revocation feed streams (GET /revocations): the
 	// feed calls Inc when a stream starts and Dec when it ends.
 	FeedStreams prometheus.Gauge
 }
 
-var _ service.Observer = (*Metrics)(nil)
+var (
+	_ service.Observer       = (*Metrics)(nil)
+	_ service.ListenObserver = (*Metrics)(nil)
+)
 
 // latencyBuckets span an introspection (a millisecond) to a login waiting for a busy
 // hashing pool (seconds).
@@ -84,6 +90,12 @@ func New() *Metrics {
 		"When the latest completed sweep pass of this instance ended (Unix time).")
 	m.FeedStreams = m.gauge("jeton_feed_streams",
 		"Open revocation feed streams (GET /revocations).")
+	m.listenChecks = m.counterVec("jeton_listen_checks_total",
+		"LISTEN self-checks (a notification sent to itself through the database pool) by channel and result: ok, or failed when it did not arrive (behind a pooler in transaction mode: give --listen-database-url a direct connection).",
+		"channel", "result")
+	m.listenOK = m.gaugeVec("jeton_listen_ok",
+		"1 while the latest LISTEN self-check of the channel passed, 0 while notifications do not arrive and delivery waits for polls.",
+		"channel")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every bounded series exists from the start at 0, so rates work from the first scrape
 	// and the series count does not depend on what happened yet.
@@ -100,8 +112,15 @@ func New() *Metrics {
 		m.sweepDeleted.WithLabelValues(k)
 		m.sweepBacklog.WithLabelValues(k)
 	}
+	for _, ch := range listenChannels {
+		m.listenChecks.WithLabelValues(ch, "ok")
+		m.listenChecks.WithLabelValues(ch, "failed")
+	}
 	return m
 }
+
+// listenChannels are the channels jeton LISTENs on.
+var listenChannels = []string{db.RevocationChannel, db.WebhookChannel}
 
 // The constructors below build a metric and register it on m.reg in one step, so none can
 // be built and left unregistered. A vector's label names come last.
@@ -238,4 +257,17 @@ func (m *Metrics) Swept(st service.SweepStats, took time.Duration, err error) {
 		}
 		m.sweepLastOK.SetToCurrentTime()
 	}
+}
+
+// ListenChecked implements service.ListenObserver.
+func (m *Metrics) ListenChecked(channel string, ok bool) {
+	if !slices.Contains(listenChannels, channel) {
+		channel = "other"
+	}
+	result, up := "failed", 0.0
+	if ok {
+		result, up = "ok", 1
+	}
+	m.listenChecks.WithLabelValues(channel, result).Inc()
+	m.listenOK.WithLabelValues(channel).Set(up)
 }

@@ -80,6 +80,23 @@ func TestSwept(t *testing.T) {
 	if !strings.Contains(scrape(t, m), "jeton_feed_streams 1") {
 		t.Error("the feed streams gauge is not served")
 	}
+	if !strings.Contains(out, `jeton_listen_checks_total{channel="jeton_revocations",result="failed"} 0`) {
+		t.Error("the LISTEN self-check counter does not start at 0")
+	}
+	m.ListenChecked("jeton_revocations", true)
+	m.ListenChecked("jeton_revocations", false)
+	m.ListenChecked("jeton_webhooks", true)
+	out = scrape(t, m)
+	for _, want := range []string{
+		`jeton_listen_checks_total{channel="jeton_revocations",result="failed"} 1`,
+		`jeton_listen_checks_total{channel="jeton_revocations",result="ok"} 1`,
+		`jeton_listen_ok{channel="jeton_revocations"} 0`,
+		`jeton_listen_ok{channel="jeton_webhooks"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s", want)
+		}
+	}
 }
 
 func TestWatchPoolAndHashing(t *testing.T) {

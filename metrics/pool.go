@@ -6,7 +6,8 @@ import (
 )
 
 // WatchPool reports pool.Stat() at each scrape, labelled pool=name ("main" for
-// introspection's connections, "token" for those of /token and the admin API). It returns
+// the connections of introspection, the revocation feed, readiness and the sweeper,
+// "token" for the others': /token, /revoke and the admin API; see db.Store). It returns
 // an error when a pool of that name is watched already.
 func (m *Metrics) WatchPool(name string, pool *pgxpool.Pool) error {
 	return m.reg.Register(newPoolCollector(name, pool))

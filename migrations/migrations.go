@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -35,13 +36,18 @@ func Hash() string {
 }
 
 // Provider returns a goose provider over db that serialises concurrent runs with goose's
-// Postgres session lock. It returns an error if the provider cannot be built.
+// Postgres table locker: a row of the goose_lock table, taken by a conditional write and
+// kept alive by a heartbeat, so that it needs no session of its own. goose's session lock
+// (pg_advisory_lock) is taken on one server session and released on another behind a
+// pooler in transaction mode, which once let three concurrent runs apply a migration
+// twice. A run that died leaves the row locked until its lease runs out (30 s); the others
+// try every second for five minutes. It returns an error if the provider cannot be built.
 func Provider(db *sql.DB) (*goose.Provider, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	locker, err := lock.NewPostgresTableLocker(lock.WithTableLockTimeout(time.Second, 300))
 	if err != nil {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithLocker(locker))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// NIST SP 800-63B-4 and issue 5: at least 3,000 common passwords, from the named source.
+// NIST SP 800-63B-4: at least 3,000 common passwords, from the named source.
 func TestCommonList(t *testing.T) {
 	n := strings.Count(commonList, "\n")
 	if n != CommonCount || n < 3000 {

@@ -52,6 +52,18 @@ func Hash(pw string, p Params, rand io.Reader) (string, error) {
 	return format(p, salt, key), nil
 }
 
+// Unmatchable returns a PHC string under p that no password matches: a random salt and a
+// random key, not the hash of anything. Verifying against it costs what verifying a real
+// hash under p does (the key is derived from the salt before it is compared), which is
+// what a login for an unknown user needs, without spending a hash at start-up.
+func Unmatchable(p Params, rand io.Reader) (string, error) {
+	b := make([]byte, saltLen+keyLen)
+	if _, err := io.ReadFull(rand, b); err != nil {
+		return "", fmt.Errorf("salt: %w", err)
+	}
+	return format(p, b[:saltLen], b[saltLen:]), nil
+}
+
 func format(p Params, salt, key []byte) string {
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",

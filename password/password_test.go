@@ -3,9 +3,12 @@ package password
 import (
 	"crypto/rand"
 	"regexp"
+	"strings"
 	"testing"
 )
 
+// fast keeps these tests quick; the package cannot import internal/testkit (which imports
+// it), so this is testkit.FastHash's twin.
 var fast = Params{Memory: 64, Time: 1, Threads: 1}
 
 func TestHashVerify(t *testing.T) {
@@ -87,4 +90,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) accepted degenerate params", s)
 		}
 	})
+}
+
+// An unmatchable hash has the parameters asked for, so verifying against it costs what a
+// real one does, and matches no password, not even the empty one.
+func TestUnmatchable(t *testing.T) {
+	h, err := Unmatchable(fast, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, salt, key, err := Parse(h)
+	if err != nil || p != fast || len(salt) != saltLen || len(key) != keyLen {
+		t.Fatalf("Parse(%q) = %+v, %d-byte salt, %d-byte key, %v", h, p, len(salt), len(key), err)
+	}
+	for _, pw := range []string{"", "hunter2", string(salt)} {
+		if ok, err := Verify(pw, h); ok || err != nil {
+			t.Errorf("Verify(%q) = %v, %v", pw, ok, err)
+		}
+	}
+	if other, _ := Unmatchable(fast, rand.Reader); other == h {
+		t.Error("two unmatchable hashes are the same")
+	}
+	if _, err := Unmatchable(fast, strings.NewReader("short")); err == nil {
+		t.Error("a failing random source gave a hash")
+	}
 }

@@ -114,8 +114,11 @@ func (p *Pool) Full() bool { return p.refuses(len(p.places)) }
 
 // Run waits for a worker and runs fn on it. A caller whose ctx ends while it waits (its
 // client went away) is dropped: Run returns ctx's error and fn never runs. fn, once
-// started, runs to the end: argon2id cannot be interrupted, and the worker is busy until
-// it is done.
+// started, runs to the end (argon2id cannot be interrupted, and the worker is busy until it
+// is done), but the caller stops waiting for it when ctx ends: Run then returns ctx's
+// error while fn is still running, so the caller must read what fn writes only when Run
+// returns nil. A hash starved of CPU (hashing runs at the lowest priority) never keeps a
+// request past its deadline.
 func (t *Ticket) Run(ctx context.Context, fn func(Hasher)) error {
 	return t.p.run(ctx, fn)
 }
@@ -138,16 +141,26 @@ func (p *Pool) run(ctx context.Context, fn func(Hasher)) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { p.idle <- h }()
 	// Both may have been ready at once; a caller already gone is not worth a hash.
 	if err := ctx.Err(); err != nil {
+		p.idle <- h
 		return err
 	}
 	p.runs.Add(1)
-	start := time.Now()
-	fn(h)
-	p.Observe(time.Since(start))
-	return nil
+	done := make(chan struct{})
+	go func() {
+		defer func() { p.idle <- h }()
+		start := time.Now()
+		fn(h)
+		p.Observe(time.Since(start))
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Observe folds a computation's duration into the moving average Admit judges by. Run

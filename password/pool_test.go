@@ -105,6 +105,39 @@ func TestPoolDropsCallersGone(t *testing.T) {
 	}
 }
 
+// A caller whose ctx ends while its computation runs stops waiting for it (a hash starved
+// of CPU must not keep a request past its deadline), and the worker stays busy until the
+// computation ends: the next caller gets it only then.
+func TestPoolCallerStopsWaitingForARunningComputation(t *testing.T) {
+	p := NewPool(LocalWorkers(1, nil), 2, 0)
+	started, release, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- p.Do(ctx, func(Hasher) { close(started); <-release; close(finished) })
+	}()
+	<-started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run of a caller gone mid-computation: %v, want context.Canceled", err)
+	}
+	select {
+	case <-finished:
+		t.Fatal("the computation ended before it was released")
+	default:
+	}
+	// The worker is still busy with it, and nothing else runs on it meanwhile.
+	if running, _ := p.Load(); running != 1 {
+		t.Fatalf("%d computations running after the caller left, want the 1 still running", running)
+	}
+	close(release)
+	<-finished
+	ran := false
+	if err := p.Do(context.Background(), func(Hasher) { ran = true }); err != nil || !ran {
+		t.Fatalf("after the computation ended: ran %v, %v", ran, err)
+	}
+}
+
 // With a MaxWait, a caller that could not expect its turn in time is refused before it
 // waits: here computations took 50 ms lately, two workers serve a round of two at a time,
 // and 120 ms allows waiting for two rounds. A caller that finds a worker free is never

@@ -12,8 +12,8 @@ import (
 // backgroundNice is a hashing worker's nice value, the lowest priority: Linux gives a
 // thread at nice 19 about 1/70 of the CPU of one at 0 when both want it, and all of it
 // otherwise, so logins still progress on a machine that requests keep busy. SCHED_IDLE,
-// which gives none, let fewer hashes through during make bench's login flood without
-// helping introspection, and would stop every login on a server kept busy by requests.
+// which gives none, would stop every login on a server kept busy by requests, and lets
+// fewer hashes through a login flood without helping introspection.
 const backgroundNice = 19
 
 // workerAttr starts a worker in a session of its own. Where the kernel groups processes

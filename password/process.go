@@ -40,7 +40,7 @@ const DefaultCallTimeout = 30 * time.Second
 // The protocol, one call at a time: a request is an op byte and length-prefixed fields
 // (uint32, big-endian); the answer a status byte and one field.
 const (
-	opVerify = 'v' // password, PHC string; answer: verdict, or error
+	opVerify = 'v' // password, stored hash (argon2id or legacy); answer: verdict, or error
 	opHash   = 'h' // password, then m, t, p as decimal fields; answer: PHC string, or error
 
 	statusFalse = 0
@@ -252,10 +252,9 @@ func ServeWorker(in io.Reader, out io.Writer) error {
 }
 
 // useThreads sets GOMAXPROCS to argon2id's parallelism: a worker does one hash at a time,
-// and with more Ps than lanes the runtime woke a second thread to steal each lane's
-// goroutine (x/crypto starts one per lane and segment), which cost a tenth or more of the
-// password grant's throughput (0.80× against 0.92× of raw argon2id in one pair of
-// jeton-bench runs).
+// and with more Ps than lanes the runtime wakes a second thread to steal each lane's
+// goroutine (x/crypto starts one per lane and segment), CPU the password grant's
+// throughput pays for (the password scenario against raw argon2id in docs/BENCHMARKS.md).
 func useThreads(threads uint8) {
 	if n := max(int(threads), 1); runtime.GOMAXPROCS(0) != n {
 		runtime.GOMAXPROCS(n)
@@ -275,9 +274,7 @@ func serveCall(r *bufio.Reader, op byte, local Local) (byte, string, error) {
 		if err != nil {
 			return 0, "", err
 		}
-		if par, _, _, err := Parse(phc); err == nil {
-			useThreads(par.Threads)
-		}
+		useThreads(threadsOf(phc))
 		ok, verr := local.Verify(pw, phc)
 		if verr != nil {
 			return statusError, verr.Error(), nil

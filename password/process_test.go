@@ -22,8 +22,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var quick = Params{Memory: 64, Time: 1, Threads: 1}
-
 // A Process hashes and verifies as Local does, reports a stored string it cannot verify
 // as such (not as a failed worker), and recovers from a child that died.
 func TestProcess(t *testing.T) {
@@ -34,7 +32,7 @@ func TestProcess(t *testing.T) {
 	p := hs[0].(*Process)
 	t.Cleanup(func() { _ = p.Close() })
 
-	h, err := p.Hash("correct horse battery staple", quick)
+	h, err := p.Hash("correct horse battery staple", fast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +93,7 @@ func TestProcessFailures(t *testing.T) {
 	}
 	mute := &Process{Command: func() *exec.Cmd { return exec.Command("sleep", "60") }, Timeout: 100 * time.Millisecond}
 	t.Cleanup(func() { _ = mute.Close() })
-	if _, err := mute.Hash("pw", quick); !errors.As(err, &we) {
+	if _, err := mute.Hash("pw", fast); !errors.As(err, &we) {
 		t.Errorf("a worker that never answers: %v, want a WorkerError", err)
 	}
 }

@@ -172,15 +172,7 @@ func newCluster(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := Credential()
-	if err != nil {
-		return nil, err
-	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp(opts.Parent, "pg-")
+	dir, port, cred, err := serverDir(opts.Parent, "pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -188,18 +180,26 @@ func newCluster(opts Options) (*Cluster, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	c := &Cluster{Dir: dir, Port: port, bin: bin, cred: cred, settings: opts.Settings, logf: logf}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			c.Remove()
-			return nil, err
-		}
-		if err := traversable(filepath.Dir(dir), cred); err != nil {
-			c.Remove()
-			return nil, err
-		}
+	return &Cluster{Dir: dir, Port: port, bin: bin, cred: cred, settings: opts.Settings, logf: logf}, nil
+}
+
+// serverDir makes a directory under parent for a server that must not run as root, owned
+// by whom it runs as (Credential), and picks a free port for it.
+func serverDir(parent, prefix string) (dir string, port int, cred *syscall.Credential, err error) {
+	if cred, err = Credential(); err != nil {
+		return "", 0, nil, err
 	}
-	return c, nil
+	if port, err = FreePort(); err != nil {
+		return "", 0, nil, err
+	}
+	if dir, err = os.MkdirTemp(parent, prefix); err != nil {
+		return "", 0, nil, err
+	}
+	if err := chownTo(dir, cred); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", 0, nil, err
+	}
+	return dir, port, cred, nil
 }
 
 // traversable checks that the user of cred may enter dir and each of its parents, which
@@ -385,10 +385,4 @@ func (c *Cluster) Remove() {
 }
 
 // LogTail returns the last n bytes of the server log.
-func (c *Cluster) LogTail(n int) string {
-	b, _ := os.ReadFile(filepath.Join(c.Dir, "postgres.log"))
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
+func (c *Cluster) LogTail(n int) string { return fileTail(filepath.Join(c.Dir, "postgres.log"), n) }

@@ -16,15 +16,7 @@ import (
 func TestPrimaryStandbyPromote(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// Not t.TempDir(): its 0700 parent keeps the postgres user out.
-	parent, err := os.MkdirTemp("", "pgcluster-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(parent)
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	parent := testParent(t)
 	primary, err := Init(ctx, Options{Parent: parent, Settings: []string{"fsync=off"}, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -102,4 +94,19 @@ func rows(c *Cluster) int {
 		return -1
 	}
 	return n
+}
+
+// testParent returns a directory for a test's clusters, removed at its end. Not
+// t.TempDir(): its 0700 parent keeps the postgres user out.
+func testParent(t *testing.T) string {
+	t.Helper()
+	parent, err := os.MkdirTemp("", "pgcluster-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return parent
 }

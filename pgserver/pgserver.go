@@ -1,11 +1,13 @@
 // Package pgserver finds a PostgreSQL server for `jeton dev` and for the tests: a URL from
-// an environment variable, else a server on localhost:5432, else a throwaway container.
+// an environment variable, else a server on localhost:5432, else, when the caller provides
+// one, a throwaway container (package pgcontainer). It links no container runtime itself.
 package pgserver
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +33,8 @@ type Finder struct {
 	LocalURL string
 	// Ping defaults to the package's Ping: connect and ping with a 2s timeout.
 	Ping func(ctx context.Context, url string) error
-	// StartContainer defaults to ContainerStarter.
+	// StartContainer, when set, is the last resort (pgcontainer.Start); nil means there is
+	// no container fallback.
 	StartContainer func(ctx context.Context) (url string, stop func(), err error)
 }
 
@@ -40,9 +43,10 @@ type Finder struct {
 // "env:NAME", "localhost" or "container".
 //
 // The order is: the environment variable if set, which must answer a ping; else LocalURL if
-// it answers; else a container. When the variable is set but unreachable, Find returns that
-// error rather than silently using another server. When nothing works, the error says how to
-// point jeton at a server and wraps both the local and the container errors.
+// it answers; else a container, if StartContainer is set. When the variable is set but
+// unreachable, Find returns that error rather than silently using another server. When
+// nothing works, the error (a *NotFoundError) says how to point jeton at a server and wraps
+// the local and the container errors.
 func (f Finder) Find(ctx context.Context) (url string, stop func(), source string, err error) {
 	noop := func() {}
 	getenv := f.Getenv
@@ -56,10 +60,6 @@ func (f Finder) Find(ctx context.Context) (url string, stop func(), source strin
 	local := f.LocalURL
 	if local == "" {
 		local = DefaultLocalURL
-	}
-	start := f.StartContainer
-	if start == nil {
-		start = ContainerStarter
 	}
 
 	if f.EnvVar != "" {
@@ -77,7 +77,10 @@ func (f Finder) Find(ctx context.Context) (url string, stop func(), source strin
 		return local, noop, "localhost", nil
 	}
 
-	u, stopContainer, containerErr := start(ctx)
+	if f.StartContainer == nil {
+		return "", noop, "", &NotFoundError{EnvVar: f.EnvVar, LocalURL: local, Local: localErr}
+	}
+	u, stopContainer, containerErr := f.StartContainer(ctx)
 	if containerErr == nil {
 		if stopContainer == nil {
 			stopContainer = noop
@@ -96,26 +99,36 @@ type NotFoundError struct {
 	EnvVar    string
 	LocalURL  string
 	Local     error // why LocalURL did not answer
-	Container error // why no container could be started
+	Container error // why no container could be started; nil without a container fallback
 }
 
-// Error lists the ways to provide a server, then both underlying errors.
+// Error lists the ways to provide a server, then the underlying errors.
 func (e *NotFoundError) Error() string {
 	envVar := e.EnvVar
 	if envVar == "" {
 		envVar = "the database URL variable"
 	}
-	return fmt.Sprintf("no PostgreSQL server found; point jeton at one in any of these ways:\n"+
+	var b strings.Builder
+	fmt.Fprintf(&b, "no PostgreSQL server found; point jeton at one in any of these ways:\n"+
 		"  - set %s to a postgres:// URL, e.g. %s='postgres://user:password@host:5432/postgres?sslmode=disable'\n"+
-		"  - start PostgreSQL on localhost:5432 accepting user postgres (tried %s)\n"+
-		"  - install and start Docker, so a postgres:15-alpine container can be started\n"+
-		"localhost: %v\n"+
-		"container: %v",
-		envVar, envVar, e.LocalURL, e.Local, e.Container)
+		"  - start PostgreSQL on localhost:5432 accepting user postgres (tried %s)\n", envVar, envVar, e.LocalURL)
+	if e.Container != nil {
+		b.WriteString("  - install and start Docker, so a PostgreSQL container can be started\n")
+	}
+	fmt.Fprintf(&b, "localhost: %v", e.Local)
+	if e.Container != nil {
+		fmt.Fprintf(&b, "\ncontainer: %v", e.Container)
+	}
+	return b.String()
 }
 
-// Unwrap returns both underlying errors, for errors.Is and errors.As.
-func (e *NotFoundError) Unwrap() []error { return []error{e.Local, e.Container} }
+// Unwrap returns the underlying errors, for errors.Is and errors.As.
+func (e *NotFoundError) Unwrap() []error {
+	if e.Container == nil {
+		return []error{e.Local}
+	}
+	return []error{e.Local, e.Container}
+}
 
 // Ping connects to url and pings the server, giving up after two seconds.
 // It returns the connection or ping error.

@@ -15,6 +15,8 @@ type Option func(*options)
 
 type options struct {
 	scopes []string
+	acrs   []string
+	maxAge time.Duration
 }
 
 // RequireScopes makes a handler require every one of scopes (RFC 6750 §3.1
@@ -35,6 +37,10 @@ type Error struct {
 	Description string
 	// Scope is, for insufficient_scope, the scopes the handler requires.
 	Scope []string
+	// ACRValues and MaxAge are, for insufficient_user_authentication (RFC 9470 §3), the
+	// authentication the handler requires: the user must log in again that way.
+	ACRValues []string
+	MaxAge    time.Duration
 	// RetryAfter is, for 503, when to try again.
 	RetryAfter time.Duration
 	// Err is the cause: ErrMalformed, ErrInactive, an ErrUnavailable error, or nil.
@@ -91,6 +97,9 @@ func (c *Client) Authorize(r *http.Request, opts ...Option) (Token, error) {
 			return Token{}, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Description: "the access token lacks a required scope", Scope: o.scopes}
 		}
 	}
+	if err := c.stepUp(tok, o); err != nil {
+		return Token{}, err
+	}
 	return tok, nil
 }
 
@@ -139,6 +148,12 @@ func (c *Client) challenge(e *Error) string {
 	}
 	if len(e.Scope) > 0 {
 		s += ", scope=" + quote(strings.Join(e.Scope, " "))
+	}
+	if len(e.ACRValues) > 0 {
+		s += ", acr_values=" + quote(strings.Join(e.ACRValues, " "))
+	}
+	if e.MaxAge > 0 {
+		s += ", max_age=" + quote(strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
 	}
 	return s
 }

@@ -78,6 +78,15 @@ type Token struct {
 	Issuer string
 	// Exp and Iat are when the token expires and when it was issued.
 	Exp, Iat time.Time
+	// AMR is how the user authenticated (RFC 8176): ["pwd"], ["pwd","otp"] after a TOTP
+	// code, ["pwd","mfa"] after a recovery code; empty for client_credentials.
+	AMR []string
+	// ACR is "mfa" when the login passed a second factor, "pwd" when not; empty for
+	// client_credentials.
+	ACR string
+	// AuthTime is when the user logged in (kept across refreshes); zero for
+	// client_credentials.
+	AuthTime time.Time
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -85,21 +94,28 @@ func (t Token) HasScope(s string) bool { return slices.Contains(t.Scope, s) }
 
 // introspection is jeton's /introspect answer on the wire.
 type introspection struct {
-	Active   bool   `json:"active"`
-	Scope    string `json:"scope"`
-	ClientID string `json:"client_id"`
-	Username string `json:"username"`
-	Sub      string `json:"sub"`
-	Exp      int64  `json:"exp"`
-	Iat      int64  `json:"iat"`
-	Iss      string `json:"iss"`
-	Jti      string `json:"jti"`
-	Tenant   string `json:"tenant"`
-	Sid      string `json:"sid"`
+	Active   bool     `json:"active"`
+	Scope    string   `json:"scope"`
+	ClientID string   `json:"client_id"`
+	Username string   `json:"username"`
+	Sub      string   `json:"sub"`
+	Exp      int64    `json:"exp"`
+	Iat      int64    `json:"iat"`
+	Iss      string   `json:"iss"`
+	Jti      string   `json:"jti"`
+	Tenant   string   `json:"tenant"`
+	Sid      string   `json:"sid"`
+	AMR      []string `json:"amr"`
+	ACR      string   `json:"acr"`
+	AuthTime int64    `json:"auth_time"`
 }
 
 func (in introspection) token() Token {
-	return Token{Sub: in.Sub, Username: in.Username, ClientID: in.ClientID, Scope: strings.Fields(in.Scope),
+	t := Token{Sub: in.Sub, Username: in.Username, ClientID: in.ClientID, Scope: strings.Fields(in.Scope),
 		Tenant: in.Tenant, Sid: in.Sid, Jti: in.Jti, Issuer: in.Iss,
-		Exp: time.Unix(in.Exp, 0), Iat: time.Unix(in.Iat, 0)}
+		Exp: time.Unix(in.Exp, 0), Iat: time.Unix(in.Iat, 0), AMR: in.AMR, ACR: in.ACR}
+	if in.AuthTime != 0 {
+		t.AuthTime = time.Unix(in.AuthTime, 0)
+	}
+	return t
 }

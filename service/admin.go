@@ -27,6 +27,9 @@ func (s *Service) AsAdmin(k AdminKey, ip, requestID string) Admin {
 	return Admin{s: s, key: k, actor: k.actor(ip, requestID)}
 }
 
+// Key is the admin key acting.
+func (a Admin) Key() AdminKey { return a.key }
+
 // in returns ErrNotFound unless the key reaches the tenant slug.
 func (a Admin) in(slug string) error {
 	if a.key.Tenant != nil && a.key.Tenant.Slug != slug {
@@ -46,19 +49,8 @@ func (a Admin) global(what string) error {
 // TenantKeyFields are the tenant settings a tenant key may change (db.Tenant field names):
 // its lifetimes, password policy and login thresholds, each within the configured bounds.
 var TenantKeyFields = []string{"AccessTTL", "RefreshIdleTTL", "RefreshMaxTTL", "RefreshReuseGrace", "EventRetention",
-	"MinPasswordLength", "LoginBackoffAfter", "LoginUserLimit", "LoginIPLimit"}
-
-// Tenants lists the live tenants the key reaches: all of them, or a tenant key's own.
-func (a Admin) Tenants(ctx context.Context) ([]db.Tenant, error) {
-	if a.key.Tenant == nil {
-		return a.s.Tenants(ctx)
-	}
-	t, err := a.s.Tenant(ctx, a.key.Tenant.Slug)
-	if err != nil {
-		return nil, err
-	}
-	return []db.Tenant{t}, nil
-}
+	"MinPasswordLength", "LoginBackoffAfter", "LoginUserLimit", "LoginIPLimit", "MFAPolicy", "MFAFailureLimit",
+	"PasswordHistory", "PasswordMaxAge", "PasswordResetTTL"}
 
 // CreateTenant is Service.CreateTenant for a global key.
 func (a Admin) CreateTenant(ctx context.Context, slug, name string) (db.Tenant, error) {
@@ -216,14 +208,6 @@ func (a Admin) CreateClient(ctx context.Context, slug string, spec ClientSpec) (
 		}
 	}
 	return a.s.CreateClient(ctx, a.actor, slug, spec)
-}
-
-// Clients is Service.Clients.
-func (a Admin) Clients(ctx context.Context, slug string) ([]db.Client, error) {
-	if err := a.in(slug); err != nil {
-		return nil, err
-	}
-	return a.s.Clients(ctx, slug)
 }
 
 // Client is Service.Client.

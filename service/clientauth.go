@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,9 +20,11 @@ type Credentials struct {
 
 // AuthenticateClient checks the credentials and returns the client with its tenant. A
 // disabled client, a disabled or deleted tenant, an unknown client_id, a wrong secret, a
-// secret for a public client and no secret for a confidential one are all ErrInvalidClient.
+// secret for a public client and no secret for a confidential one are all ErrInvalidClient
+// (db.ClientAuth.Authenticates).
 func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (db.ClientAuth, error) {
-	if !plausibleClientID(cred.ClientID) {
+	hash, ok := secretHash(cred.Secret)
+	if !ok || !plausibleClientID(cred.ClientID) {
 		return db.ClientAuth{}, ErrInvalidClient
 	}
 	ca, err := s.store.ClientForAuth(ctx, cred.ClientID, s.Now())
@@ -33,27 +34,24 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (db.
 	if err != nil {
 		return ca, fmt.Errorf("authenticate client: %w", err)
 	}
-	if ca.Client.Disabled || ca.Tenant.Disabled || ca.Tenant.DeletedAt != nil {
-		return ca, ErrInvalidClient
-	}
-	if ca.Client.Public {
-		if cred.Secret != "" {
-			return ca, ErrInvalidClient
-		}
-		return ca, nil
-	}
-	if tokens.Check(tokens.ClientSecret, cred.Secret) != nil {
-		return ca, ErrInvalidClient
-	}
-	sum := sha256.Sum256([]byte(cred.Secret))
-	ok := 0
-	for _, h := range ca.Secrets {
-		ok |= subtle.ConstantTimeCompare(sum[:], h)
-	}
-	if ok != 1 {
+	if !ca.Authenticates(hash) {
 		return ca, ErrInvalidClient
 	}
 	return ca, nil
+}
+
+// secretHash is the SHA-256 of the client secret a request presented, nil for none. A
+// secret that is not a client secret at all (tokens.Check) is no client's, public or
+// confidential: ok is false, and the request fails without a database read.
+func secretHash(secret string) (hash []byte, ok bool) {
+	if secret == "" {
+		return nil, true
+	}
+	if tokens.Check(tokens.ClientSecret, secret) != nil {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:], true
 }
 
 // plausibleClientID reports whether id can name a client at all: "jc_" and at most 64 ASCII

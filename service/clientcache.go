@@ -2,11 +2,9 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
 	"sync"
 
 	"github.com/jeton-auth/jeton/db"
-	"github.com/jeton-auth/jeton/tokens"
 )
 
 // maxCachedClients bounds the client cache; past it an arbitrary entry makes room.
@@ -57,15 +55,14 @@ func (c *clientCache) forget(id string) {
 // credentials grant (RFC 6749 §4.4) for it, with the actor that actor names for it. A
 // client seen before is authenticated by the statement that issues its token, against the
 // database's state at that moment (see clientCache): one round trip. Any other outcome,
-// and a first request, authenticate as AuthenticateClient does and then run
-// ClientCredentialsGrant, so errors are theirs: ErrInvalidClient with a zero ClientAuth,
-// or the authenticated client with ErrUnauthorizedClient, ErrInvalidScope, or the
-// database's error.
+// and a first request, authenticate as AuthenticateClient does and then issue the token,
+// so errors are theirs: ErrInvalidClient with a zero ClientAuth, or the authenticated
+// client with ErrUnauthorizedClient (a public client, or one without the grant),
+// ErrInvalidScope, or the database's error.
 func (s *Service) ClientCredentials(ctx context.Context, cred Credentials, scope string, actor func(db.ClientAuth) db.Actor) (db.ClientAuth, TokenResponse, error) {
-	if ca, ok := s.clients.get(cred.ClientID); ok && !ca.Client.Public &&
-		tokens.Check(tokens.ClientSecret, cred.Secret) == nil {
-		sum := sha256.Sum256([]byte(cred.Secret))
-		if resp, err := s.clientCredentials(ctx, ca, sum[:], scope, actor(ca)); err == nil {
+	hash, _ := secretHash(cred.Secret) // nil for none or a malformed one: AuthenticateClient refuses it
+	if ca, ok := s.clients.get(cred.ClientID); ok && !ca.Client.Public && hash != nil {
+		if resp, err := s.clientCredentials(ctx, ca, hash, scope, actor(ca)); err == nil {
 			return ca, resp, nil
 		}
 		// A wrong secret, a change since the entry, a refusal: decided afresh below.
@@ -75,7 +72,7 @@ func (s *Service) ClientCredentials(ctx context.Context, cred Credentials, scope
 	if err != nil {
 		return db.ClientAuth{}, TokenResponse{}, err
 	}
-	resp, err := s.ClientCredentialsGrant(ctx, ca, scope, actor(ca))
+	resp, err := s.clientCredentials(ctx, ca, hash, scope, actor(ca))
 	if err == nil {
 		s.clients.put(ca)
 	}

@@ -27,6 +27,8 @@ type ClientSpec struct {
 	Introspect     bool
 	AllowedOrigins []string
 	ForwardsUserIP bool // a confidential client relaying its users' logins (Jeton-Forwarded-For)
+	FirstParty     bool // may use the authorization challenge endpoint
+	PasswordReset  bool // a confidential client that may ask for its users' password reset tokens
 	AccessTTL      *time.Duration
 	RefreshIdleTTL *time.Duration
 	RefreshMaxTTL  *time.Duration
@@ -46,7 +48,7 @@ func (s *Service) CreateClient(ctx context.Context, actor db.Actor, slug string,
 	}
 	c := db.Client{TenantID: t.ID, ID: id, Name: spec.Name, Public: spec.Public,
 		GrantTypes: nonNil(spec.GrantTypes), Scopes: nonNil(spec.Scopes), DefaultScopes: spec.DefaultScopes,
-		Introspect: spec.Introspect, AllowedOrigins: nonNil(spec.AllowedOrigins), ForwardsUserIP: spec.ForwardsUserIP, AccessTTL: spec.AccessTTL, RefreshIdleTTL: spec.RefreshIdleTTL,
+		Introspect: spec.Introspect, AllowedOrigins: nonNil(spec.AllowedOrigins), ForwardsUserIP: spec.ForwardsUserIP, FirstParty: spec.FirstParty, PasswordReset: spec.PasswordReset, AccessTTL: spec.AccessTTL, RefreshIdleTTL: spec.RefreshIdleTTL,
 		RefreshMaxTTL: spec.RefreshMaxTTL}
 	if err := s.validClient(c); err != nil {
 		return db.Client{}, "", err
@@ -142,6 +144,9 @@ func (s *Service) validClient(c db.Client) error {
 	}
 	if c.Public && c.ForwardsUserIP {
 		return invalid("forwards_user_ip", "a public client cannot forward its users' addresses")
+	}
+	if c.Public && c.PasswordReset {
+		return invalid("password_reset", "a public client cannot ask for password reset tokens")
 	}
 	if err := validScopes("scopes", c.Scopes); err != nil {
 		return err

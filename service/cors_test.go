@@ -1,6 +1,12 @@
 package service
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jeton-auth/jeton/internal/testkit"
+)
 
 // RFC 6454 §6.2 as browsers serialise it: what a client may list is exactly what can
 // arrive in an Origin header.
@@ -48,5 +54,26 @@ func TestValidOrigin(t *testing.T) {
 				t.Errorf("ValidOrigin(%q) = %v, want ok %v", tt.origin, err, tt.ok)
 			}
 		})
+	}
+}
+
+// A client's origins are validated: exactly what a browser sends in Origin, or never
+// matched.
+func TestCORSOriginsValidated(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, origins := range [][]string{
+		{"https://spa.example/"},
+		{"*"},
+		{"null"},
+		{"https://SPA.example"},
+		{"https://spa.example:443"},
+		{"ftp://spa.example"},
+		{"https://spa.example", "https://spa.example"},
+	} {
+		_, _, err := e.svc.CreateClient(context.Background(), testkit.Actor, "a", ClientSpec{Name: "spa", AllowedOrigins: origins})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "allowed_origins" {
+			t.Errorf("origins %q: %v, want a ValidationError on allowed_origins", origins, err)
+		}
 	}
 }

@@ -19,13 +19,15 @@ const (
 )
 
 // EventQuery filters a stream of events. Empty fields filter nothing. Since is inclusive,
-// Until exclusive; Cursor is a previous page's NextCursor; Limit 0 means DefaultPageSize.
+// Until exclusive; After keeps the events with a larger id (0: all), for a follower that has
+// seen up to that id; Cursor is a previous page's NextCursor; Limit 0 means DefaultPageSize.
 type EventQuery struct {
 	Kind     string
 	UserID   string
 	ClientID string
 	Since    *time.Time
 	Until    *time.Time
+	After    int64
 	Cursor   string
 	Limit    int
 }
@@ -76,7 +78,10 @@ func (s *Service) events(ctx context.Context, tenant *uuid.UUID, f db.EventFilte
 }
 
 func eventFilter(q EventQuery) (db.EventFilter, error) {
-	f := db.EventFilter{Kind: q.Kind, UserID: q.UserID, ClientID: q.ClientID, Since: q.Since, Until: q.Until}
+	f := db.EventFilter{Kind: q.Kind, UserID: q.UserID, ClientID: q.ClientID, Since: q.Since, Until: q.Until, After: q.After}
+	if q.After < 0 {
+		return f, invalid("after", "must be an event id")
+	}
 	for _, p := range []struct{ field, v string }{{"kind", q.Kind}, {"user", q.UserID}, {"client", q.ClientID}} {
 		if err := validFilter(p.field, p.v); err != nil {
 			return f, err

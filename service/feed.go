@@ -10,7 +10,6 @@ package service
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,8 +52,21 @@ type FeedConfig struct {
 	// Heartbeat is how long a stream stays silent before a ping.
 	Heartbeat time.Duration
 	// Poll is how often the hub reads the log without a notification: a safety net, and
-	// the pace of delivery while the LISTEN connection is being re-established.
+	// the pace of delivery while the LISTEN connection is being re-established, while its
+	// notifications do not arrive (a failed self-check), and with PollOnly.
 	Poll time.Duration
+	// PollOnly skips LISTEN, for deployments that cannot give each instance a direct
+	// connection: revocations reach streams within Poll.
+	PollOnly bool
+	// ListenCheck is how long the LISTEN self-check waits for its notification
+	// (DefaultListenCheck when zero).
+	ListenCheck time.Duration
+	// Observer, when not nil, hears the outcome of each LISTEN self-check.
+	Observer ListenObserver
+	// Recheck bounds how long a stream keeps delivering after its client lost access by a
+	// change that writes no revocation (introspect removed, secret rotated out): once it
+	// has passed since the last check, the next events wait for a check of their own.
+	Recheck time.Duration
 	// Gauge, when not nil, counts the open streams (metrics.Metrics.FeedStreams).
 	Gauge Gauge
 }
@@ -66,11 +78,19 @@ type Gauge interface {
 }
 
 // DefaultFeedConfig is 1000 streams per process, 100 per tenant, 64 pending batches, a
-// ping every 15 s and a poll every 30 s.
+// ping every 15 s, a poll every 30 s and an access recheck at least every second.
 func DefaultFeedConfig() FeedConfig {
 	return FeedConfig{MaxStreams: 1000, MaxStreamsPerTenant: 100, Buffer: 64,
-		Heartbeat: 15 * time.Second, Poll: 30 * time.Second}
+		Heartbeat: 15 * time.Second, Poll: 30 * time.Second, Recheck: time.Second}
 }
+
+// FeedOption adjusts a Feed at construction.
+type FeedOption func(*Feed)
+
+// WithFeedClock makes the feed read time from now, as WithClock does for the Service (give
+// both the same clock): when a subscriber's access was last checked, and which of its
+// client's secrets are valid.
+func WithFeedClock(now func() time.Time) FeedOption { return func(f *Feed) { f.now = now } }
 
 const (
 	feedPage       = 1000             // rows per read of the log
@@ -83,9 +103,11 @@ const (
 
 // Feed fans the revocation log out to subscriptions, per tenant.
 type Feed struct {
-	store *db.Store
-	cfg   FeedConfig
-	log   *slog.Logger
+	store    *db.Store
+	cfg      FeedConfig
+	log      *slog.Logger
+	now      func() time.Time
+	listener *listener
 
 	known chan struct{} // closed once last has been read from the log
 
@@ -99,7 +121,7 @@ type Feed struct {
 }
 
 // NewFeed returns a feed over store's revocation log; it delivers nothing until Run runs.
-func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger) *Feed {
+func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger, opts ...FeedOption) *Feed {
 	d := DefaultFeedConfig()
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = d.MaxStreams
@@ -116,68 +138,72 @@ func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger) *Feed {
 	if cfg.Poll <= 0 {
 		cfg.Poll = d.Poll
 	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = d.Recheck
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{store: store, cfg: cfg, log: log, known: make(chan struct{}),
+	f := &Feed{store: store, cfg: cfg, log: log, now: time.Now, known: make(chan struct{}),
 		subs: map[uuid.UUID]map[*Subscription]struct{}{}, perTenant: map[uuid.UUID]int{}}
+	f.listener = newListener(store, db.RevocationChannel, "revocation feed", log, cfg.Observer, cfg.Poll, cfg.ListenCheck)
+	for _, o := range opts {
+		o(f)
+	}
+	return f
 }
+
+// clock returns the feed clock's time, truncated to PostgreSQL's microseconds.
+func (f *Feed) clock() time.Time { return f.now().UTC().Truncate(time.Microsecond) }
 
 // Run follows the log until ctx ends: it LISTENs on a connection of its own, reads the log
 // after every notification (and every Poll), and routes new rows. When the connection
 // fails it reconnects with backoff, reading the log at each attempt, so nothing committed
-// meanwhile is lost, only later.
+// meanwhile is lost, only later. With PollOnly it only reads the log every Poll.
 func (f *Feed) Run(ctx context.Context) {
-	backoff := feedMinBackoff
-	for ctx.Err() == nil {
-		cctx, cancel := context.WithTimeout(ctx, feedConnectTimeout)
-		l, err := f.store.ListenRevocations(cctx)
-		cancel()
-		if err == nil {
-			backoff = feedMinBackoff
-			err = f.follow(ctx, l)
-			_ = l.Close(context.WithoutCancel(ctx))
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		f.log.LogAttrs(ctx, slog.LevelWarn, "revocation feed: listen failed", slog.String("err", err.Error()),
-			slog.Duration("retry_in", backoff))
+	if f.cfg.PollOnly {
+		f.poll(ctx)
+		return
+	}
+	f.listener.run(ctx, listenHooks{
+		connected: f.catchUp, // once listening, so nothing committed from then on is missed
+		notified: func(ctx context.Context, payload string) error {
+			if id := db.RevocationID(payload); id != 0 && id <= f.head() {
+				return nil // routed already, by an earlier read
+			}
+			return f.catchUp(ctx)
+		},
+		idle: f.catchUp,
+		lost: func(ctx context.Context) {
+			if err := f.catchUp(ctx); err != nil && ctx.Err() == nil {
+				f.log.LogAttrs(ctx, slog.LevelWarn, "revocation feed: read failed", slog.String("err", err.Error()))
+			}
+		},
+	})
+}
+
+// poll reads the log every Poll until ctx ends.
+func (f *Feed) poll(ctx context.Context) {
+	for {
 		if err := f.catchUp(ctx); err != nil && ctx.Err() == nil {
 			f.log.LogAttrs(ctx, slog.LevelWarn, "revocation feed: read failed", slog.String("err", err.Error()))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(f.cfg.Poll):
 		}
-		backoff = min(2*backoff, feedMaxBackoff)
 	}
 }
 
-// follow reads the log once l is listening, so nothing committed from then on is missed,
-// and again after each notification or Poll, until l or a read fails.
-func (f *Feed) follow(ctx context.Context, l *db.RevocationListener) error {
-	if err := f.catchUp(ctx); err != nil {
-		return err
+// Delivery says how new revocations reach this feed: DeliveryListening once its LISTEN
+// self-check passed, DeliveryPolling when notifications do not arrive (or PollOnly),
+// DeliveryStarting before the first check answered.
+func (f *Feed) Delivery() string {
+	if f.cfg.PollOnly {
+		return DeliveryPolling
 	}
-	for {
-		wctx, cancel := context.WithTimeout(ctx, f.cfg.Poll)
-		id, err := l.Wait(wctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded):
-		case err != nil:
-			return err
-		case id != 0 && id <= f.head():
-			continue // routed already, by an earlier read
-		}
-		if err := f.catchUp(ctx); err != nil {
-			return err
-		}
-	}
+	return f.listener.State()
 }
 
 // head returns the largest id routed.
@@ -284,7 +310,7 @@ func (f *Feed) Subscribe(ctx context.Context, ca db.ClientAuth, secret string, l
 	}
 	s := &Subscription{f: f, tenant: t, clientID: ca.Client.ID, secret: sha256.Sum256([]byte(secret)),
 		ch: make(chan []db.Revocation, f.cfg.Buffer), gone: make(chan struct{}), start: f.last, sent: lastID,
-		resume: resume, checked: time.Now()}
+		resume: resume, checked: f.clock()}
 	if f.subs[t] == nil {
 		f.subs[t] = map[*Subscription]struct{}{}
 	}
@@ -331,24 +357,18 @@ func (f *Feed) Drain(ctx context.Context) error {
 }
 
 // allowed reports, as ErrFeedAccessEnded or the database's error, whether s's client may
-// still follow the feed: it and its tenant enabled, it still a resource server, and the
-// secret the stream was opened with not rotated out.
+// still follow the feed: the secret the stream was opened with still authenticates it
+// (db.ClientAuth.Authenticates: it and its tenant enabled, the secret not rotated out),
+// and it is still a resource server of the stream's tenant.
 func (f *Feed) allowed(ctx context.Context, s *Subscription) error {
-	a, err := f.store.ClientForAuth(ctx, s.clientID, time.Now())
+	a, err := f.store.ClientForAuth(ctx, s.clientID, f.clock())
 	if errors.Is(err, db.ErrNotFound) {
 		return ErrFeedAccessEnded
 	}
 	if err != nil {
 		return fmt.Errorf("revocation feed: %w", err)
 	}
-	if a.Client.Disabled || !a.Client.Introspect || a.Tenant.ID != s.tenant || a.Tenant.Disabled || a.Tenant.DeletedAt != nil {
-		return ErrFeedAccessEnded
-	}
-	ok := 0
-	for _, h := range a.Secrets {
-		ok |= subtle.ConstantTimeCompare(s.secret[:], h)
-	}
-	if ok != 1 {
+	if !a.Authenticates(s.secret[:]) || !a.Client.Introspect || a.Tenant.ID != s.tenant {
 		return ErrFeedAccessEnded
 	}
 	return nil

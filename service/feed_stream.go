@@ -65,10 +65,10 @@ func (s *Subscription) Next(ctx context.Context) (FeedEvent, error) {
 		}
 	}
 	// A client that lost introspect or had its secret rotated out writes no revocation, so
-	// access is also checked at each heartbeat, and before events go out once recheckEvery
-	// has passed since the last check.
-	if !s.ending && (s.recheck || time.Since(s.checked) >= recheckEvery) {
-		s.recheck, s.checked = false, time.Now()
+	// access is also checked at each heartbeat, and before events go out once
+	// FeedConfig.Recheck has passed since the last check.
+	if now := s.f.clock(); !s.ending && (s.recheck || now.Sub(s.checked) >= s.f.cfg.Recheck) {
+		s.recheck, s.checked = false, now
 		if err := s.f.allowed(ctx, s); err != nil {
 			if !errors.Is(err, ErrFeedAccessEnded) {
 				return FeedEvent{}, err
@@ -104,7 +104,7 @@ func (s *Subscription) endsAccess(ev FeedEvent) bool {
 // log holds beyond them (committed, like the change the check saw), it keeps those up to
 // the first that ended the access, so that the stream tells why before it ends; a check
 // can come before that revocation reaches the stream (at a heartbeat, or once
-// recheckEvery has passed). It reports false when none of them did (introspect removed,
+// FeedConfig.Recheck has passed). It reports false when none of them did (introspect removed,
 // secret rotated out): nothing more goes out then.
 func (s *Subscription) lastWords(ctx context.Context) (bool, error) {
 	var evs []FeedEvent
@@ -129,10 +129,6 @@ func (s *Subscription) lastWords(ctx context.Context) (bool, error) {
 	}
 	return false, nil
 }
-
-// recheckEvery bounds how long a stream keeps delivering after its client lost access by
-// a change that writes no revocation (introspect removed, secret rotated out).
-const recheckEvery = time.Second
 
 // fill queues the next events: a page of the replay, or what the hub sends.
 func (s *Subscription) fill(ctx context.Context) error {

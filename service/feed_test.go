@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 // newBareFeed is a feed that knows the log ends at head and reads nothing itself.
@@ -90,14 +92,14 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 
 // newResourceServerFeed returns a test service, a resource-server client "api" of tenant
 // "a" that may follow the feed, and a feed with cfg whose hub is treated as caught up.
-func newResourceServerFeed(t *testing.T, cfg FeedConfig) (*sweepEnv, db.Client, *Feed) {
+func newResourceServerFeed(t *testing.T, cfg FeedConfig) (*env, db.Client, *Feed) {
 	t.Helper()
-	e := newSweepEnv(t, nil)
-	rs, _, err := e.svc.CreateClient(context.Background(), cli, "a", ClientSpec{Name: "api", Introspect: true})
+	e := newEnv(t, nil)
+	rs, _, err := e.svc.CreateClient(context.Background(), testkit.Actor, "a", ClientSpec{Name: "api", Introspect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewFeed(db.New(e.pool), cfg, nil)
+	f := NewFeed(db.New(e.pool, db.WithListenConfig(dbtest.ListenConfig(e.pool))), cfg, nil, WithFeedClock(e.clock.Now))
 	close(f.known)
 	return e, rs, f
 }
@@ -111,7 +113,7 @@ func TestFeedAccessRecheck(t *testing.T) {
 	mustNext(t, s) // ready
 	f.route([]db.Revocation{{ID: 1, TenantID: e.app.Tenant.ID, Kind: db.RevokedClient, Subject: e.app.Client.ID}})
 	mustNext(t, s)
-	if _, err := e.svc.UpdateClient(ctx, cli, "a", rs.ID, func(c *db.Client) { c.Introspect = false }); err != nil {
+	if _, err := e.svc.UpdateClient(ctx, testkit.Actor, "a", rs.ID, func(c *db.Client) { c.Introspect = false }); err != nil {
 		t.Fatal(err)
 	}
 	f.route([]db.Revocation{{ID: 2, TenantID: e.app.Tenant.ID, Kind: db.RevokedClient, Subject: rs.ID}})
@@ -124,14 +126,14 @@ func TestFeedAccessRecheck(t *testing.T) {
 }
 
 // TestFeedTellsWhyBeforeEnding: a check that finds the client deleted before the deletion's
-// revocation reached the stream (here at a heartbeat; under load also once recheckEvery has
+// revocation reached the stream (here at a heartbeat; also once FeedConfig.Recheck has
 // passed) still delivers that revocation, from the log, and then ends the stream.
 func TestFeedTellsWhyBeforeEnding(t *testing.T) {
 	e, rs, f := newResourceServerFeed(t, FeedConfig{Heartbeat: 20 * time.Millisecond})
 	ctx := context.Background()
 	s := mustSubscribe(t, f, subscriber(e.app.Tenant.ID, rs.ID))
 	mustNext(t, s) // ready
-	if err := e.svc.DeleteClient(ctx, cli, "a", rs.ID); err != nil {
+	if err := e.svc.DeleteClient(ctx, testkit.Actor, "a", rs.ID); err != nil {
 		t.Fatal(err)
 	}
 	var last FeedEvent

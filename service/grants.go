@@ -21,10 +21,12 @@ const (
 	GrantPassword          = "password"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
 )
 
 // GrantTypes lists the supported grants, in the order discovery publishes them.
-var GrantTypes = []string{GrantPassword, GrantRefreshToken, GrantClientCredentials}
+var GrantTypes = []string{GrantPassword, GrantRefreshToken, GrantClientCredentials,
+	GrantMFAOTP, GrantMFARecoveryCode, GrantAuth0MFAOTP, GrantAuth0MFARecoveryCode, GrantAuthorizationCode}
 
 // TokenResponse is a successful token response (RFC 6749 §5.1).
 type TokenResponse struct {
@@ -33,6 +35,9 @@ type TokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	// AuthSession, after an authorization code, continues the session at the authorization
+	// challenge endpoint (a step-up).
+	AuthSession string `json:"auth_session,omitempty"`
 }
 
 // lifetimes resolves the client's, else the tenant's, else the configured TTLs.
@@ -102,10 +107,6 @@ func (s *Service) newToken(k tokens.Kind, expires time.Time) (string, db.NewToke
 
 func allows(c db.Client, grant string) bool { return slices.Contains(c.GrantTypes, grant) }
 
-// MaxPasswordBytes bounds a password, before anything is done with it (NIST SP 800-63B-4
-// lets verifiers set a maximum of at least 64 characters).
-const MaxPasswordBytes = 1024
-
 // PasswordLogin is one resource owner password credentials request (RFC 6749 §4.3.2).
 type PasswordLogin struct {
 	Username, Password, Scope string
@@ -116,6 +117,9 @@ type PasswordLogin struct {
 	// confidential client flagged forwards_user_ip; the zero Addr when there is none. It is
 	// ignored for any other client.
 	UserIP netip.Addr
+	// UserAgent is the request's User-Agent, kept in the login's event for the user's
+	// session list.
+	UserAgent string
 }
 
 // LoginCapacity returns ErrBusy when the hashing pool would refuse a password login right
@@ -138,25 +142,87 @@ func (s *Service) LoginCapacity() error {
 // LoginCapacity) and counted on the brute-force throttles (a *ThrottledError when they
 // refuse it). Other errors: ErrUnauthorizedClient, ErrInvalidScope (as a
 // ValidationError), the context's error when the client went away while waiting for a
-// hashing worker, a *password.WorkerError when the worker failed, and the database's.
+// hashing worker, a *password.WorkerError when the worker failed, ErrLegacyUnavailable
+// when the tenant's legacy-login hook gave no verdict, and the database's.
 func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l PasswordLogin) (TokenResponse, error) {
 	if !allows(ca.Client, GrantPassword) {
 		return TokenResponse{}, ErrUnauthorizedClient
 	}
-	scopes, err := clientScope(ca.Client, l.Scope)
+	v, err := s.verifyPassword(ctx, ca, l)
 	if err != nil {
 		return TokenResponse{}, err
+	}
+	u, o := v.user, v.origin
+	if err := s.challenge(ctx, ca, u, v.scopes, o, v.actor, v.now); err != nil {
+		s.settleChallenge(ctx, ca, v, err)
+		return TokenResponse{}, err
+	}
+	if v.changeReason != "" {
+		// The password was right: its unit goes back.
+		s.giveBack(ctx, o.counters)
+		return TokenResponse{}, s.passwordChangeAnswer(ctx, ca.Tenant, u, v.changeReason, false, v.actor)
+	}
+
+	resp, login, err := s.newLogin(ca, u, v.scopes, v.actor, v.now)
+	if err != nil {
+		s.giveBack(ctx, o.counters)
+		return TokenResponse{}, err
+	}
+	if o.via != "" {
+		login.Event.Detail["forwarded_by"] = o.via
+	}
+	if l.UserAgent != "" {
+		login.Event.Detail["user_agent"] = truncate(l.UserAgent, 256)
+	}
+	login.Counters = o.counters
+	if err := s.store.IssueLogin(ctx, login); err != nil {
+		s.giveBack(ctx, o.counters)
+		if errors.Is(err, db.ErrStale) {
+			return TokenResponse{}, ErrInvalidGrant
+		}
+		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
+	}
+	// The tokens are issued: what follows may fail without failing the login.
+	s.rehash(ctx, ca, v)
+	s.obs.TokenIssued(GrantPassword)
+	return resp, nil
+}
+
+// verifiedPassword is a login whose password was right: its user, the scopes she may be
+// granted, where it comes from, and the password's new hash when it needs one.
+type verifiedPassword struct {
+	user    db.User
+	scopes  []string
+	origin  loginOrigin
+	actor   db.Actor
+	verdict verdict
+	now     time.Time
+	// changeReason, when set, is why the user must change the password before tokens:
+	// decided here, with the password at hand, answered after any second factor.
+	changeReason string
+}
+
+// verifyPassword is the password step every way of logging in shares (the password grant,
+// the authorization challenge endpoint): the same throttles, hashing pool, events and
+// failures. A failure is ErrInvalidGrant, the same for unknown user, wrong password and
+// disabled user; see PasswordGrant for the others. On success the attempt's unit is still
+// reserved on the throttles: the caller settles it.
+func (s *Service) verifyPassword(ctx context.Context, ca db.ClientAuth, l PasswordLogin) (verifiedPassword, error) {
+	var v verifiedPassword
+	scopes, err := clientScope(ca.Client, l.Scope)
+	if err != nil {
+		return v, err
 	}
 	name, err := NormalizeUsername(l.Username)
 	if err != nil || len(l.Password) > MaxPasswordBytes {
 		// No user has such a name or password: refused before any hashing or counting,
 		// whoever is asked about, so the speed says nothing about users.
-		return TokenResponse{}, ErrInvalidGrant
+		return v, ErrInvalidGrant
 	}
 	ticket, err := s.hasher.Admit()
 	if err != nil {
 		s.obs.HashRejected()
-		return TokenResponse{}, err
+		return v, err
 	}
 	defer ticket.Release()
 
@@ -166,16 +232,16 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 	actor.IP = o.actorIP
 	res, err := s.store.ReserveLogin(ctx, o.counters, s.cfg.Throttle.limits(ca.Tenant, o.server), now)
 	if err != nil {
-		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
+		return v, fmt.Errorf("password grant: %w", err)
 	}
 	if res.Refused {
 		s.obs.LoginThrottled()
-		return TokenResponse{}, s.refuse(ctx, ca, o, actor, res, now)
+		return v, s.refuse(ctx, ca, o, actor, res, now)
 	}
-	u, verdict, err := s.verifyUser(ctx, ticket, res.User, l.Password)
+	u, verdict, err := s.verifyOrMigrate(ctx, ticket, ca, actor, res.User, name, l.Password)
 	if err != nil {
 		s.giveBack(ctx, o.counters)
-		return TokenResponse{}, err
+		return v, err
 	}
 	if verdict.reason != "" {
 		// A wrong password keeps its unit on the counters.
@@ -189,42 +255,44 @@ func (s *Service) PasswordGrant(ctx context.Context, ca db.ClientAuth, l Passwor
 			ev.Detail["forwarded_by"] = o.via
 		}
 		if err := s.store.RecordEvent(ctx, ev); err != nil {
-			return TokenResponse{}, err
+			return v, err
 		}
-		return TokenResponse{}, ErrInvalidGrant
+		return v, ErrInvalidGrant
 	}
 	if scopes, err = userScope(scopes, u, l.Scope != ""); err != nil {
 		s.giveBack(ctx, o.counters)
-		return TokenResponse{}, err
+		return v, err
 	}
-	if s.afterVerify != nil {
-		s.afterVerify()
-	}
-
-	resp, login, err := s.newLogin(ca, u, scopes, actor, now)
+	reason, err := s.markPasswordChange(ctx, ca.Tenant, u, l.Password, actor, now)
 	if err != nil {
 		s.giveBack(ctx, o.counters)
-		return TokenResponse{}, err
+		return v, err
 	}
-	if o.via != "" {
-		login.Event.Detail["forwarded_by"] = o.via
+	return verifiedPassword{user: u, scopes: scopes, origin: o, actor: actor, verdict: verdict, now: now, changeReason: reason}, nil
+}
+
+// settleChallenge ends a verified password step that challenge refused with err: an
+// *MFARequiredError already gave the unit back and stores the password's new hash; any
+// other error gives the unit back.
+func (s *Service) settleChallenge(ctx context.Context, ca db.ClientAuth, v verifiedPassword, err error) {
+	var mfa *MFARequiredError
+	if !errors.As(err, &mfa) {
+		s.giveBack(ctx, v.origin.counters)
+		return
 	}
-	login.Counters = o.counters
-	if err := s.store.IssueLogin(ctx, login); err != nil {
-		s.giveBack(ctx, o.counters)
-		if errors.Is(err, db.ErrStale) {
-			return TokenResponse{}, ErrInvalidGrant
-		}
-		return TokenResponse{}, fmt.Errorf("password grant: %w", err)
+	// The password was right: its new hash need not wait for the factor.
+	s.rehash(ctx, ca, v)
+}
+
+// rehash stores the password's new hash, if it has one; a failure only logs.
+func (s *Service) rehash(ctx context.Context, ca db.ClientAuth, v verifiedPassword) {
+	if v.verdict.rehash == "" {
+		return
 	}
-	// The tokens are issued: what follows may fail without failing the login.
-	if verdict.rehash != "" {
-		if _, err := s.store.RehashPassword(ctx, ca.Tenant.ID, u.ID, u.PasswordHash, u.Epoch, verdict.rehash); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "password not rehashed", slog.String("err", err.Error()))
-		}
+	u := v.user
+	if _, err := s.store.RehashPassword(ctx, ca.Tenant.ID, u.ID, u.PasswordHash, u.Epoch, v.verdict.rehash); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password not rehashed", slog.String("err", err.Error()))
 	}
-	s.obs.TokenIssued(GrantPassword)
-	return resp, nil
 }
 
 // newLogin mints the tokens of a successful login of u and the row that records them.
@@ -255,7 +323,8 @@ func (s *Service) newLogin(ca db.ClientAuth, u db.User, scopes []string, actor d
 	login.Event = s.event("login_success", actor, &ca.Tenant)
 	login.Event.ClientID, login.Event.UserID = ca.Client.ID, u.ID.String()
 	login.Event.SubjectType, login.Event.SubjectID, login.Event.SubjectName = "session", login.SessionID.String(), u.Username
-	login.Event.Detail = map[string]any{"jti": access.ID.String(), "scope": resp.Scope}
+	// A second factor replaces the amr (RFC 8176) before the login is written.
+	login.Event.Detail = map[string]any{"jti": access.ID.String(), "scope": resp.Scope, "amr": []string{"pwd"}}
 	return resp, login, nil
 }
 
@@ -281,32 +350,36 @@ func (s *Service) verifyUser(ctx context.Context, ticket *password.Ticket, found
 	} else {
 		u, hash = *found, found.PasswordHash
 	}
-	var ok bool
-	var took time.Duration
-	var verr error
+	// What the worker found; read only once Run returned nil (until then it may still be
+	// writing, see password.Ticket.Run).
+	var r struct {
+		ok     bool
+		err    error
+		took   time.Duration
+		rehash string
+	}
 	queued := time.Now()
 	err := ticket.Run(ctx, func(h password.Hasher) {
 		s.obs.HashWaited(time.Since(queued))
-		if s.duringHash != nil {
-			s.duringHash()
-		}
 		start := time.Now()
-		ok, verr = h.Verify(pw, hash)
-		took = time.Since(start)
-		if ok && v.reason == "" && !u.Disabled && password.NeedsRehash(hash, s.cfg.Hash) {
-			v.rehash, _ = h.Hash(pw, s.cfg.Hash) // on failure the old hash stays
+		r.ok, r.err = h.Verify(pw, hash)
+		r.took = time.Since(start)
+		if r.ok && v.reason == "" && !u.Disabled && password.NeedsRehash(hash, s.cfg.Hash) {
+			r.rehash, _ = h.Hash(pw, s.cfg.Hash) // on failure the old hash stays
 		}
 	})
 	ticket.Release()
-	var werr *password.WorkerError
-	if errors.As(verr, &werr) {
-		err = fmt.Errorf("password grant: %w", verr)
-	}
 	if err != nil {
 		return u, v, err
 	}
-	if p, _, _, err := password.Parse(hash); err == nil {
-		s.pad.observe(p, took)
+	ok, verr, took := r.ok, r.err, r.took
+	v.rehash = r.rehash
+	var werr *password.WorkerError
+	if errors.As(verr, &werr) {
+		return u, v, fmt.Errorf("password grant: %w", verr)
+	}
+	if c := password.CostClass(hash); c != "" {
+		s.pad.observe(c, took)
 	}
 	switch {
 	case verr != nil && v.reason == "":
@@ -331,15 +404,10 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// ClientCredentialsGrant issues an access token with no user (RFC 6749 §4.4) to an
-// authenticated confidential client allowed to use the grant. Errors:
-// ErrUnauthorizedClient, ErrInvalidScope.
-func (s *Service) ClientCredentialsGrant(ctx context.Context, ca db.ClientAuth, scope string, actor db.Actor) (TokenResponse, error) {
-	return s.clientCredentials(ctx, ca, nil, scope, actor)
-}
-
-// clientCredentials is ClientCredentialsGrant for ca as read at its versions; secretHash,
-// when not nil, is checked in the issuing statement (ErrInvalidClient when it fails there).
+// clientCredentials issues an access token with no user (RFC 6749 §4.4) to ca, as read at
+// its versions, a confidential client allowed to use the grant: ErrUnauthorizedClient or
+// ErrInvalidScope otherwise. The issuing statement authenticates the request again, with
+// secretHash, the presented secret's SHA-256 (ErrInvalidClient when that fails there).
 func (s *Service) clientCredentials(ctx context.Context, ca db.ClientAuth, secretHash []byte, scope string, actor db.Actor) (TokenResponse, error) {
 	if ca.Client.Public || !allows(ca.Client, GrantClientCredentials) {
 		return TokenResponse{}, ErrUnauthorizedClient

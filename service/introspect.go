@@ -26,6 +26,12 @@ type Introspection struct {
 	Jti       string `json:"jti"`
 	Tenant    string `json:"tenant"`
 	Sid       string `json:"sid,omitempty"`
+	// AMR, ACR and AuthTime say how and when the user of a login's token authenticated:
+	// RFC 8176 methods, "mfa" when a second factor was passed (else "pwd"), and the login's
+	// time (its session's start, kept across refreshes).
+	AMR      []string `json:"amr,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
 }
 
 // Caller is what the HTTP layer learns about the authenticated client of an /introspect
@@ -73,7 +79,7 @@ func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, ori
 		return Caller{}, Introspection{}, false, fmt.Errorf("introspect: %w", err)
 	}
 	cl := r.Caller
-	if !cl.Found || cl.Disabled || cl.Public != (cred.Secret == "") || (!cl.Public && !cl.SecretOK) {
+	if !cl.Found || !cl.Authenticated {
 		return Caller{}, Introspection{}, false, ErrInvalidClient
 	}
 	caller := Caller{Tenant: cl.Tenant, OriginAllowed: cl.OriginAllowed}
@@ -86,25 +92,6 @@ func (s *Service) IntrospectAs(ctx context.Context, cred Credentials, token, ori
 	return caller, introspection(r.Token, cl.Tenant), true, nil
 }
 
-// Introspect describes token to caller, a client already authenticated, as IntrospectAs
-// does. A caller without the introspect permission gets ErrUnauthorizedClient.
-func (s *Service) Introspect(ctx context.Context, caller db.ClientAuth, token string) (in Introspection, ok bool, err error) {
-	if !caller.Client.Introspect {
-		return in, false, ErrUnauthorizedClient
-	}
-	if tokens.Check(tokens.Access, token) != nil {
-		return in, false, nil
-	}
-	r, err := s.store.Introspect(ctx, db.IntrospectQuery{ClientID: caller.Client.ID, TokenHash: tokens.HashOf(token), Now: s.Now()})
-	if err != nil {
-		return in, false, fmt.Errorf("introspect: %w", err)
-	}
-	if !r.Active || r.Caller.TenantID != caller.Tenant.ID {
-		return in, false, nil
-	}
-	return introspection(r.Token, caller.Tenant.Slug), true, nil
-}
-
 // introspection is the RFC 7662 §2.2 description of a live token of tenant.
 func introspection(t db.Introspection, tenant string) Introspection {
 	in := Introspection{Active: true, Scope: t.Scope, ClientID: t.ClientID, Sub: t.ClientID,
@@ -115,6 +102,7 @@ func introspection(t db.Introspection, tenant string) Introspection {
 	}
 	if t.SessionID != uuid.Nil {
 		in.Sid = t.SessionID.String()
+		in.AMR, in.ACR, in.AuthTime = t.AMR, ACROf(t.AMR), t.AuthTime.Unix()
 	}
 	return in
 }
@@ -167,4 +155,13 @@ func (s *Service) revokeToken(ctx context.Context, tenant db.Tenant, t db.Token,
 		s.obs.Revoked(ev.SubjectType)
 	}
 	return nil
+}
+
+// ACROf is the authentication context class of a login that authenticated by amr: "mfa"
+// when a second factor was passed, else "pwd".
+func ACROf(amr []string) string {
+	if len(amr) > 1 {
+		return "mfa"
+	}
+	return "pwd"
 }

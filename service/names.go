@@ -1,14 +1,10 @@
 package service
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/jeton-auth/jeton/db"
-	"github.com/jeton-auth/jeton/password"
 	"golang.org/x/text/secure/precis"
 )
 
@@ -69,46 +65,6 @@ func validScopes(field string, scopes []string) error {
 		if one, err := ParseScope(s); err != nil || len(one) != 1 {
 			return invalid(field, "each scope is printable ASCII without spaces, '\"' or '\\'")
 		}
-	}
-	return nil
-}
-
-// MinPasswordFloor is the least minimum password length a deployment or tenant may set
-// (NIST SP 800-63B-4: 8 characters when a password is one of several factors; jeton's
-// default is 15, its single-factor minimum). MaxMinPasswordLength is the largest.
-const (
-	MinPasswordFloor     = 8
-	MaxMinPasswordLength = 64
-)
-
-// minPasswordLength is the tenant's minimum password length, else the deployment's.
-func (s *Service) minPasswordLength(t db.Tenant) int {
-	if t.MinPasswordLength != nil {
-		return *t.MinPasswordLength
-	}
-	return s.cfg.MinPasswordLength
-}
-
-// validPassword applies the password policy of NIST SP 800-63B-4 §3.1.1.2 before any
-// hashing: at most MaxPasswordBytes bytes; at least the tenant's minimum length counted in
-// code points after NFKC; not on the common-password blocklist nor the username, compared
-// without case; no composition rules. A NUL, which no login form can carry, is refused.
-func (s *Service) validPassword(t db.Tenant, username, pw string) error {
-	if len(pw) > MaxPasswordBytes {
-		return invalid("password", "is longer than 1024 bytes")
-	}
-	if !utf8.ValidString(pw) || strings.ContainsRune(pw, 0) {
-		return invalid("password", "is not valid UTF-8 text")
-	}
-	n := password.Normalize(pw)
-	if min := s.minPasswordLength(t); utf8.RuneCountInString(n) < min {
-		return invalid("password", fmt.Sprintf("is shorter than %d characters", min))
-	}
-	if password.IsCommon(pw) {
-		return invalid("password", "is one of the most common passwords")
-	}
-	if strings.EqualFold(n, username) || strings.EqualFold(n, password.Normalize(username)) {
-		return invalid("password", "is the username")
 	}
 	return nil
 }

@@ -12,20 +12,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/password"
 )
 
-// NIST SP 800-63B-4 §3.1.1.2 and issue 5: length in code points after NFKC (15 by default,
+// NIST SP 800-63B-4 §3.1.1.2: length in code points after NFKC (15 by default,
 // a tenant's own minimum never below 8), at most 1024 bytes, no common password, not the
 // username, no composition rules.
 func TestPasswordPolicy(t *testing.T) {
-	e := newSweepEnv(t, nil)
+	e := newEnv(t, nil)
 	ctx := context.Background()
-	if _, err := e.svc.CreateTenant(ctx, cli, "short", "Short"); err != nil {
+	if _, err := e.svc.CreateTenant(ctx, testkit.Actor, "short", "Short"); err != nil {
 		t.Fatal(err)
 	}
 	eight := 8
-	if _, err := e.svc.UpdateTenant(ctx, cli, "short", func(tn *db.Tenant) { tn.MinPasswordLength = &eight }); err != nil {
+	if _, err := e.svc.UpdateTenant(ctx, testkit.Actor, "short", func(tn *db.Tenant) { tn.MinPasswordLength = &eight }); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -53,7 +54,7 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.svc.CreateUser(ctx, cli, tt.tenant, tt.username, tt.pw, nil)
+			_, err := e.svc.CreateUser(ctx, testkit.Actor, tt.tenant, tt.username, tt.pw, nil)
 			var ve *ValidationError
 			switch {
 			case tt.ok && err != nil:
@@ -62,14 +63,14 @@ func TestPasswordPolicy(t *testing.T) {
 				t.Errorf("got %v, want a ValidationError on password", err)
 			}
 			if err == nil {
-				if err := e.svc.DeleteUser(ctx, cli, tt.tenant, tt.username); err != nil {
+				if err := e.svc.DeleteUser(ctx, testkit.Actor, tt.tenant, tt.username); err != nil {
 					t.Fatal(err)
 				}
 			}
 		})
 	}
 	t.Run("set-password applies it too", func(t *testing.T) {
-		err := e.svc.SetPassword(ctx, cli, "a", "alice", "password")
+		err := e.svc.SetPassword(ctx, testkit.Actor, "a", "alice", "password")
 		var ve *ValidationError
 		if !errors.As(err, &ve) {
 			t.Errorf("got %v, want a ValidationError", err)
@@ -77,10 +78,10 @@ func TestPasswordPolicy(t *testing.T) {
 	})
 }
 
-// Issue 5: tenants override the password minimum and the login thresholds within the
+// Tenants override the password minimum and the login thresholds within the
 // deployment's bounds.
 func TestTenantSecuritySettings(t *testing.T) {
-	e := newSweepEnv(t, nil)
+	e := newEnv(t, nil)
 	ctx := context.Background()
 	v := func(n int) *int { return &n }
 	max := DefaultThrottle()
@@ -105,7 +106,7 @@ func TestTenantSecuritySettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.svc.UpdateTenant(ctx, cli, "a", tt.change)
+			got, err := e.svc.UpdateTenant(ctx, testkit.Actor, "a", tt.change)
 			var ve *ValidationError
 			switch {
 			case tt.field == "" && err != nil:
@@ -123,13 +124,13 @@ func TestTenantSecuritySettings(t *testing.T) {
 	}
 }
 
-// Issue 5: a successful login under other argon2id parameters rehashes the password with
+// A successful login under other argon2id parameters rehashes the password with
 // the current ones, revoking nothing; a failed one rewrites nothing.
 func TestRehashOnLogin(t *testing.T) {
-	e := newSweepEnv(t, nil)
+	e := newEnv(t, nil)
 	ctx := context.Background()
 	old := password.Params{Memory: 32, Time: 1, Threads: 1}
-	oldHash, err := password.Hash(alicePassword, old, e.svc.rand)
+	oldHash, err := password.Hash(testkit.AlicePassword, old, e.svc.rand)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +138,12 @@ func TestRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.store.SetPassword(ctx, alice.TenantID, alice.ID, oldHash, e.svc.event("user_password_set", cli, nil)); err != nil {
+	if _, err := e.svc.store.SetPassword(ctx, alice.TenantID, alice.ID, oldHash, e.svc.event("user_password_set", testkit.Actor, nil)); err != nil {
 		t.Fatal(err)
 	}
 	alice, _ = e.svc.User(ctx, "a", "alice")
 
-	_, err = e.svc.PasswordGrant(ctx, e.app, PasswordLogin{Username: "alice", Password: "wrong password", Actor: cli})
+	_, err = e.svc.PasswordGrant(ctx, e.app, PasswordLogin{Username: "alice", Password: "wrong password", Actor: testkit.Actor})
 	if !errors.Is(err, ErrInvalidGrant) {
 		t.Fatalf("wrong password: %v", err)
 	}
@@ -154,34 +155,29 @@ func TestRehashOnLogin(t *testing.T) {
 	if password.NeedsRehash(got.PasswordHash, e.svc.cfg.Hash) || got.Epoch != alice.Epoch {
 		t.Errorf("after a login: %s at epoch %d, want the current parameters at epoch %d", got.PasswordHash, got.Epoch, alice.Epoch)
 	}
-	if ok, err := password.Verify(alicePassword, got.PasswordHash); !ok || err != nil {
+	if ok, err := password.Verify(testkit.AlicePassword, got.PasswordHash); !ok || err != nil {
 		t.Errorf("the new hash does not verify alice's password: %v", err)
 	}
-	if _, ok, err := e.svc.Introspect(ctx, e.rs(), first.AccessToken); !ok || err != nil {
+	if _, _, ok, err := e.svc.IntrospectAs(ctx, e.rs(), first.AccessToken, ""); !ok || err != nil {
 		t.Errorf("the login's own token after the rehash: %v, %v", ok, err)
 	}
 	e.login() // and the new hash works
 }
 
-// rs returns a resource server of tenant a.
-func (e *sweepEnv) rs() db.ClientAuth {
+// rs returns the credentials of a new resource server of tenant a.
+func (e *env) rs() Credentials {
 	e.t.Helper()
-	ctx := context.Background()
-	c, secret, err := e.svc.CreateClient(ctx, cli, "a", ClientSpec{Name: "rs", Introspect: true})
+	c, secret, err := e.svc.CreateClient(context.Background(), testkit.Actor, "a", ClientSpec{Name: "rs", Introspect: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ca, err := e.svc.AuthenticateClient(ctx, Credentials{ClientID: c.ID, Secret: secret})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return ca
+	return Credentials{ClientID: c.ID, Secret: secret}
 }
 
 // The pad follows the slowest generation's moving average.
 func TestFailurePad(t *testing.T) {
 	var f failurePad
-	cur, old := password.Params{Memory: 64, Time: 2, Threads: 1}, password.Params{Memory: 64, Time: 1, Threads: 1}
+	cur, old := "argon2id m=64 t=2 p=1", "bcrypt 10"
 	if f.target() != 0 {
 		t.Errorf("target with nothing seen: %v", f.target())
 	}
@@ -200,7 +196,7 @@ func TestFailurePad(t *testing.T) {
 	}
 }
 
-// Issue 5: which address a login counts on, and where.
+// Which address a login counts on, and where.
 func TestOriginOf(t *testing.T) {
 	tenant := uuid.New()
 	ca := func(public, forwards bool) db.ClientAuth {

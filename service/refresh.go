@@ -49,52 +49,15 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 		return TokenResponse{}, ErrInvalidGrant
 	}
 
-	// A narrower scope may be asked for; the user's current scopes narrow it further.
-	granted := strings.Fields(old.Scope)
-	if requested != nil {
-		for _, sc := range requested {
-			if !slices.Contains(granted, sc) {
-				return TokenResponse{}, invalidScope("requested scope exceeds the original grant")
-			}
-		}
-		granted = requested
-	}
-	u, err := s.store.UserByID(ctx, ca.Tenant.ID, *old.UserID)
-	if errors.Is(err, db.ErrNotFound) {
-		return TokenResponse{}, ErrInvalidGrant
-	}
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
-	}
-	granted, _ = userScope(granted, u, false)
-	granted = slices.DeleteFunc(granted, func(sc string) bool { return !slices.Contains(ca.Client.Scopes, sc) })
-
-	accessTTL, idleTTL, _ := s.lifetimes(ca)
-	sess, err := s.store.Session(ctx, ca.Tenant.ID, *old.SessionID)
-	if errors.Is(err, db.ErrNotFound) {
-		return TokenResponse{}, ErrInvalidGrant
-	}
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
-	}
-	// No token outlives its session.
-	accessExp := minTime(now.Add(accessTTL), sess.ExpiresAt)
-	at, access, err := s.newToken(tokens.Access, accessExp)
+	granted, u, sess, err := s.refreshScope(ctx, ca, old, requested)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	rt, refresh, err := s.newToken(tokens.Refresh, minTime(now.Add(idleTTL), sess.ExpiresAt))
+	resp, rot, err := s.newRotation(ca, old, u, sess, granted, actor, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessExp.Sub(now) / time.Second),
-		RefreshToken: rt, Scope: strings.Join(granted, " ")}
-	ev := s.event("token_refreshed", actor, &ca.Tenant)
-	ev.ClientID, ev.UserID = ca.Client.ID, u.ID.String()
-	ev.SubjectType, ev.SubjectID, ev.SubjectName = "session", sess.ID.String(), u.Username
-	ev.Detail = map[string]any{"jti": access.ID.String(), "scope": resp.Scope}
-	err = s.store.Rotate(ctx, db.Rotation{TenantID: ca.Tenant.ID, Old: old, Scope: resp.Scope, Now: now,
-		Access: access, Refresh: refresh, Event: ev})
+	err = s.store.Rotate(ctx, rot)
 	if errors.Is(err, db.ErrStale) {
 		// Lost a race to another use of the same token, or the session died meanwhile.
 		if again, err := s.store.TokenByHash(ctx, ca.Tenant.ID, h[:]); err == nil && again.UsedAt != nil {
@@ -107,6 +70,65 @@ func (s *Service) RefreshGrant(ctx context.Context, ca db.ClientAuth, refreshTok
 	}
 	s.obs.TokenIssued(GrantRefreshToken)
 	return resp, nil
+}
+
+// refreshScope is what a refresh of old may grant, and to whom: the scope requested (nil:
+// the original grant's), which may only narrow the original grant, narrowed further to
+// the user's and the client's current scopes; the user, and the session the new tokens
+// continue. It returns ErrInvalidScope (as a ValidationError) for a wider scope, and
+// ErrInvalidGrant when the user or the session is gone.
+func (s *Service) refreshScope(ctx context.Context, ca db.ClientAuth, old db.Token, requested []string) ([]string, db.User, db.Session, error) {
+	granted := strings.Fields(old.Scope)
+	if requested != nil {
+		for _, sc := range requested {
+			if !slices.Contains(granted, sc) {
+				return nil, db.User{}, db.Session{}, invalidScope("requested scope exceeds the original grant")
+			}
+		}
+		granted = requested
+	}
+	u, err := s.store.UserByID(ctx, ca.Tenant.ID, *old.UserID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, db.User{}, db.Session{}, ErrInvalidGrant
+	}
+	if err != nil {
+		return nil, db.User{}, db.Session{}, fmt.Errorf("refresh: %w", err)
+	}
+	granted, _ = userScope(granted, u, false)
+	granted = slices.DeleteFunc(granted, func(sc string) bool { return !slices.Contains(ca.Client.Scopes, sc) })
+	sess, err := s.store.Session(ctx, ca.Tenant.ID, *old.SessionID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, db.User{}, db.Session{}, ErrInvalidGrant
+	}
+	if err != nil {
+		return nil, db.User{}, db.Session{}, fmt.Errorf("refresh: %w", err)
+	}
+	return granted, u, sess, nil
+}
+
+// newRotation mints the new pair of a refresh of old in sess, granting scopes, and the
+// rotation that records it.
+func (s *Service) newRotation(ca db.ClientAuth, old db.Token, u db.User, sess db.Session, scopes []string,
+	actor db.Actor, now time.Time) (TokenResponse, db.Rotation, error) {
+	accessTTL, idleTTL, _ := s.lifetimes(ca)
+	// No token outlives its session.
+	accessExp := minTime(now.Add(accessTTL), sess.ExpiresAt)
+	at, access, err := s.newToken(tokens.Access, accessExp)
+	if err != nil {
+		return TokenResponse{}, db.Rotation{}, err
+	}
+	rt, refresh, err := s.newToken(tokens.Refresh, minTime(now.Add(idleTTL), sess.ExpiresAt))
+	if err != nil {
+		return TokenResponse{}, db.Rotation{}, err
+	}
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(accessExp.Sub(now) / time.Second),
+		RefreshToken: rt, Scope: strings.Join(scopes, " ")}
+	ev := s.event("token_refreshed", actor, &ca.Tenant)
+	ev.ClientID, ev.UserID = ca.Client.ID, u.ID.String()
+	ev.SubjectType, ev.SubjectID, ev.SubjectName = "session", sess.ID.String(), u.Username
+	ev.Detail = map[string]any{"jti": access.ID.String(), "scope": resp.Scope}
+	return resp, db.Rotation{TenantID: ca.Tenant.ID, Old: old, Scope: resp.Scope, Now: now,
+		Access: access, Refresh: refresh, Event: ev}, nil
 }
 
 // reused handles a used refresh token presented again by the client it was issued to:

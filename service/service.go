@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/db"
+	"github.com/jeton-auth/jeton/keyring"
 	"github.com/jeton-auth/jeton/password"
+	"github.com/jeton-auth/jeton/webhooks"
 )
 
 // Config holds the deployment-wide defaults that tenants and clients may override.
@@ -39,6 +41,12 @@ type Config struct {
 	// Throttle limits failed password logins; tenants may override its thresholds within
 	// its maxima.
 	Throttle Throttle
+	// Keys seals the factor secrets of second factors (JETON_SECRET_KEYS or
+	// --secret-keys-file); nil: none, and no tenant may have an mfa_policy but off.
+	Keys *keyring.Ring
+	// BreachCheckLogin checks a correct password at login against the breached list: a hit
+	// makes the user change it (reason breached) before getting tokens.
+	BreachCheckLogin bool
 
 	// The maxima bound the lifetime and retention overrides of tenants and clients, so a
 	// tenant's own admin key cannot stretch them past what the deployment allows. 0 means
@@ -47,6 +55,10 @@ type Config struct {
 	MaxRefreshIdleTTL time.Duration
 	MaxRefreshMaxTTL  time.Duration
 	MaxEventRetention time.Duration
+
+	// AllowInsecureHooks lets a tenant's legacy-login hook be http and reach loopback and
+	// private addresses (tests, private deployments).
+	AllowInsecureHooks bool
 }
 
 // DefaultConfig is what jeton ships with: OWASP's argon2id floor, 15-minute access tokens,
@@ -80,24 +92,25 @@ type Service struct {
 	now   func() time.Time
 	rand  io.Reader
 	log   *slog.Logger
-	dummy string // a hash of a random password: what unknown users are verified against
+	dummy string // a hash no password matches: what unknown users are verified against
 
 	hasher  *password.Pool // every argon2id computation runs on it
 	clients *clientCache   // clients of past client_credentials grants (ClientCredentials)
 	obs     Observer       // hears what happened, for metrics (WithObserver)
 	pad     *failurePad    // pads failed verifications to the slowest parameters stored
-	// tokenStore, when set, is the store /token and the admin API use (ForTokens).
-	tokenStore *db.Store
+	legacy  *legacyHooks   // calls tenants' legacy-login hooks (legacylogin.go)
 
-	// afterVerify, when set by tests, runs between a successful password verification and
-	// the token's conditional INSERT.
-	afterVerify func()
-	// duringSweep, when set by tests, runs inside a sweep pass while it holds the lock.
+	// duringSweep, when set by the package's tests, runs in a sweep pass's first batch
+	// while it holds the lock.
 	duringSweep func()
-	// duringHash, when set by tests, runs on a hashing worker before a login's verification.
-	duringHash func()
 	// hashers, when set by WithHashers, are the hashing pool's workers.
 	hashers []password.Hasher
+	// keys seals and opens factor secrets (WithKeyRing); nil: none configured.
+	keys *keyring.Ring
+	// sender checks webhook URLs and sends test deliveries (WithWebhookSender).
+	sender *webhooks.Sender
+	// breached, when set by WithBreachList, is the breached-password filter.
+	breached breachList
 }
 
 // Option adjusts a Service at construction.
@@ -106,30 +119,14 @@ type Option func(*Service)
 // WithClock makes the service read time from now (tests move it without sleeping).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
-// WithRand makes the service read randomness from r.
-func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
-
 // WithLogger gives the service a logger for its background work (the sweeper); by default
 // it logs nothing.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
-
-// WithTokenStore makes /token and the admin API run their queries on store, a pool of
-// database connections of their own (ForTokens), so that a flood of logins or admin work
-// cannot take the connections introspection needs. Without it everything shares one store.
-func WithTokenStore(store *db.Store) Option { return func(s *Service) { s.tokenStore = store } }
 
 // WithHashers runs the hashing pool's workers on hs (one worker each, so HashWorkers is
 // ignored), e.g. password.ProcessWorkers; by default they are password.Local in this
 // process. Close closes them.
 func WithHashers(hs []password.Hasher) Option { return func(s *Service) { s.hashers = hs } }
-
-// WithDuringHash installs a hook that runs on a hashing worker before each login's
-// verification, so tests can hold the worker busy.
-func WithDuringHash(f func()) Option { return func(s *Service) { s.duringHash = f } }
-
-// WithAfterVerify installs a hook that runs after a login's password was verified and
-// before its tokens are written, so tests can change state in between.
-func WithAfterVerify(f func()) Option { return func(s *Service) { s.afterVerify = f } }
 
 // New returns a Service. It returns an error only if it cannot make the dummy hash.
 func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
@@ -137,10 +134,13 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 		cfg.Throttle = DefaultThrottle()
 	}
 	s := &Service{store: store, cfg: cfg, now: time.Now, rand: rand.Reader,
-		log: slog.New(slog.DiscardHandler), pad: &failurePad{}, obs: NopObserver{},
-		clients: newClientCache()}
+		log: slog.New(slog.DiscardHandler), pad: &failurePad{}, legacy: &legacyHooks{}, obs: NopObserver{},
+		clients: newClientCache(), sender: webhooks.NewSender(webhooks.SenderConfig{UserAgent: "jeton"})}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.keys == nil {
+		s.keys = cfg.Keys
 	}
 	workers := cfg.HashWorkers
 	if workers <= 0 {
@@ -158,30 +158,12 @@ func New(store *db.Store, cfg Config, opts ...Option) (*Service, error) {
 		hashers = password.LocalWorkers(workers, s.rand)
 	}
 	s.hasher = password.NewPool(hashers, queue, cfg.HashMaxWait)
-	var pw [32]byte
-	if _, err := io.ReadFull(s.rand, pw[:]); err != nil {
-		return nil, fmt.Errorf("dummy password: %w", err)
-	}
-	start := time.Now()
-	dummy, err := password.Hash(string(pw[:]), cfg.Hash, s.rand)
+	dummy, err := password.Unmatchable(cfg.Hash, s.rand)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
-	// The pool's first admissions judge by what a hash takes here.
-	s.hasher.Observe(time.Since(start))
 	s.dummy = dummy
 	return s, nil
-}
-
-// ForTokens returns the service that /token and the admin API use: this one, on the store
-// given to WithTokenStore if there was one. Both share the hashing pool and everything else.
-func (s *Service) ForTokens() *Service {
-	if s.tokenStore == nil {
-		return s
-	}
-	c := *s
-	c.store, c.tokenStore = s.tokenStore, nil
-	return &c
 }
 
 // Close closes the hashing workers (see WithHashers), waiting for the computations

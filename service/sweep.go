@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/jeton-auth/jeton/db"
 )
 
-// sweepLockKey is the PostgreSQL advisory lock that elects the one instance sweeping at a
-// time ("jetonsw"). Advisory locks are per database, so each deployment has its own.
+// sweepLockKey is the PostgreSQL advisory lock each sweep batch's transaction takes, so
+// that one instance sweeps at a time ("jetonsw"). Advisory locks are per database, so
+// each deployment has its own.
 const sweepLockKey int64 = 0x6a65746f6e7377
 
 // defaultSweepBatch is used when Config.SweepBatch is not set.
@@ -16,7 +19,8 @@ const defaultSweepBatch = 1000
 
 // SweepStats counts what one sweep pass deleted.
 type SweepStats struct {
-	// Skipped is true when another instance held the sweep lock, so this one did nothing.
+	// Skipped is true when another instance held the sweep lock at this pass's first
+	// batch, so this one did nothing.
 	Skipped bool
 	// Tokens counts expired access and refresh tokens.
 	Tokens int64
@@ -33,18 +37,24 @@ type SweepStats struct {
 	// Throttles counts login throttle counters past their window, and known addresses
 	// without a successful login within Throttle.KnownFor.
 	Throttles int64
+	// WebhookDeliveries counts finished entries of webhook delivery logs whose event is gone.
+	WebhookDeliveries int64
 }
 
-// Sweep runs one cleanup pass, unless another instance is running one: it takes a
-// PostgreSQL advisory lock and otherwise returns at once with Skipped set. A pass deletes,
-// in batches of Config.SweepBatch rows until a batch comes back short: expired tokens
-// (a used refresh token stays until its own expiry, as long as reuse detection needs it),
+// Sweep runs one cleanup pass, unless another instance is running one. Each batch runs in
+// a transaction that first takes a PostgreSQL transaction-level advisory lock, so no two
+// instances ever delete at once, and the lock needs no session that outlives a
+// transaction (a pooler in transaction mode keeps none): a batch that finds the lock
+// taken ends the pass, which is Skipped if it had done nothing yet. A pass deletes, in
+// batches of Config.SweepBatch rows until a batch comes back short: expired tokens (a
+// used refresh token stays until its own expiry, as long as reuse detection needs it),
 // sessions past their absolute lifetime, revoked sessions with no token left, events older
 // than their tenant's retention (else Config.EventRetention), revocation log rows older
-// than Config.FeedRetention, the rows of deleted
-// tenants, login throttle counters past their window and known login addresses older than
-// Throttle.KnownFor. Time is the service clock's at the start of the pass. It returns the counts so
-// far with the first database error, or ctx's error.
+// than Config.FeedRetention, the rows of deleted tenants, login throttle counters past
+// their window and known login addresses older than Throttle.KnownFor. Time is the service
+// clock's at the start of the pass. After a full batch the pass waits as long as that
+// batch took before the next one. It returns the counts so far with the first database
+// error, or ctx's error.
 func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
 	start := time.Now()
 	defer func() { s.obs.Swept(st, time.Since(start), err) }()
@@ -52,54 +62,69 @@ func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
 	if batch <= 0 {
 		batch = defaultSweepBatch
 	}
-	ran, err := s.store.WithAdvisoryLock(ctx, sweepLockKey, func(ctx context.Context) error {
-		if s.duringSweep != nil {
-			s.duringSweep()
-		}
-		now := s.Now()
-		// Tokens first: once they are gone, deleting a session cascades into nothing.
-		steps := []struct {
-			count *int64
-			run   func(context.Context) (int64, error)
-		}{
-			{&st.Tokens, func(ctx context.Context) (int64, error) { return s.store.SweepExpiredTokens(ctx, now, batch) }},
-			{&st.Sessions, func(ctx context.Context) (int64, error) { return s.store.SweepExpiredSessions(ctx, now, batch) }},
-			{&st.Sessions, func(ctx context.Context) (int64, error) { return s.store.SweepRevokedSessions(ctx, batch) }},
-			{&st.Events, func(ctx context.Context) (int64, error) {
-				return s.store.SweepEvents(ctx, now, s.cfg.EventRetention, batch)
-			}},
-			{&st.Revocations, func(ctx context.Context) (int64, error) {
-				if s.cfg.FeedRetention <= 0 {
-					return 0, nil
-				}
-				return s.store.SweepRevocations(ctx, now.Add(-s.cfg.FeedRetention), batch)
-			}},
-			{&st.TenantRows, func(ctx context.Context) (int64, error) { return s.store.PurgeDeletedTenants(ctx, batch) }},
-			{&st.Throttles, func(ctx context.Context) (int64, error) { return s.store.SweepLoginThrottles(ctx, now, batch) }},
-			{&st.Throttles, func(ctx context.Context) (int64, error) {
-				return s.store.SweepKnownIPs(ctx, now.Add(-s.cfg.Throttle.KnownFor), batch)
-			}},
-		}
-		for _, step := range steps {
-			for {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				n, err := step.run(ctx)
-				*step.count += n
-				if err != nil {
-					return err
-				}
-				if n < int64(batch) {
-					break
-				}
+	now := s.Now()
+	// Tokens first: once they are gone, deleting a session cascades into nothing.
+	steps := []struct {
+		count *int64
+		run   func(context.Context, *db.Store) (int64, error)
+	}{
+		{&st.Tokens, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepExpiredTokens(ctx, now, batch) }},
+		{&st.Sessions, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepExpiredSessions(ctx, now, batch) }},
+		{&st.Sessions, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepRevokedSessions(ctx, batch) }},
+		{&st.Events, func(ctx context.Context, l *db.Store) (int64, error) {
+			return l.SweepEvents(ctx, now, s.cfg.EventRetention, batch)
+		}},
+		{&st.Revocations, func(ctx context.Context, l *db.Store) (int64, error) {
+			if s.cfg.FeedRetention <= 0 {
+				return 0, nil
 			}
+			return l.SweepRevocations(ctx, now.Add(-s.cfg.FeedRetention), batch)
+		}},
+		{&st.WebhookDeliveries, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepWebhookDeliveries(ctx, batch) }},
+		{&st.TenantRows, func(ctx context.Context, l *db.Store) (int64, error) { return l.PurgeDeletedTenants(ctx, batch) }},
+		{&st.Throttles, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepLoginThrottles(ctx, now, batch) }},
+		{&st.Throttles, func(ctx context.Context, l *db.Store) (int64, error) {
+			return l.SweepKnownIPs(ctx, now.Add(-s.cfg.Throttle.KnownFor), batch)
+		}},
+		{&st.Tokens, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepMFATokens(ctx, now, batch) }},
+		{&st.Throttles, func(ctx context.Context, l *db.Store) (int64, error) { return l.SweepMFAFailures(ctx, now, batch) }},
+		{&st.Tokens, func(ctx context.Context, l *db.Store) (int64, error) {
+			return l.SweepAuthCodes(ctx, now.Add(-AuthCodeReuseWindow), batch)
+		}},
+	}
+	first := true
+	for _, step := range steps {
+		for {
+			if err := ctx.Err(); err != nil {
+				return st, fmt.Errorf("sweep: %w", err)
+			}
+			var n int64
+			began := time.Now()
+			ran, err := s.store.WithXactLock(ctx, sweepLockKey, func(ctx context.Context, locked *db.Store) error {
+				if first && s.duringSweep != nil {
+					s.duringSweep()
+				}
+				var err error
+				n, err = step.run(ctx, locked)
+				return err
+			})
+			*step.count += n
+			if err != nil {
+				return st, fmt.Errorf("sweep: %w", err)
+			}
+			if !ran {
+				// Another instance is sweeping; it goes on where this pass stops.
+				st.Skipped = first
+				return st, nil
+			}
+			first = false
+			if n < int64(batch) {
+				break
+			}
+			// Paced: the next batch waits as long as this one took, so a long sweep
+			// takes at most half of the database's time from the requests beside it.
+			Wait(ctx, time.Since(began))
 		}
-		return nil
-	})
-	st.Skipped = !ran && err == nil
-	if err != nil {
-		return st, fmt.Errorf("sweep: %w", err)
 	}
 	return st, nil
 }

@@ -3,7 +3,6 @@ package service
 // An internal test: TestSweepTakesTurns pauses a pass through the unexported duringSweep hook.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,133 +11,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/jeton-auth/jeton/db"
-	"github.com/jeton-auth/jeton/dbtest"
-	"github.com/jeton-auth/jeton/password"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/tokens"
 )
 
 const day = 24 * time.Hour
-
-// sweepEnv is a service over a fresh database with a settable clock, tenant "a", an app
-// client allowed password and refresh_token, and alice.
-type sweepEnv struct {
-	t    *testing.T
-	svc  *Service
-	pool *pgxpool.Pool
-	app  db.ClientAuth
-
-	mu  sync.Mutex
-	now time.Time
-}
-
-const alicePassword = "correct horse battery staple"
-
-var cli = db.Actor{Type: "cli", ID: "test", Name: "cli:test"}
-
-func newSweepEnv(t *testing.T, configure func(*Config), opts ...Option) *sweepEnv {
-	t.Helper()
-	e := &sweepEnv{t: t, pool: dbtest.New(t), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	cfg := DefaultConfig()
-	cfg.Hash = password.Params{Memory: 64, Time: 1, Threads: 1}
-	if configure != nil {
-		configure(&cfg)
-	}
-	svc, err := New(db.New(e.pool), cfg, append([]Option{WithClock(e.clock)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc = svc
-	ctx := context.Background()
-	if _, err := svc.CreateTenant(ctx, cli, "a", "A"); err != nil {
-		t.Fatal(err)
-	}
-	c, secret, err := svc.CreateClient(ctx, cli, "a", ClientSpec{Name: "app",
-		GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scopes: []string{"read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.app, err = svc.AuthenticateClient(ctx, Credentials{ClientID: c.ID, Secret: secret}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, cli, "a", "alice", alicePassword, nil); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func (e *sweepEnv) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
-
-func (e *sweepEnv) advance(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.now = e.now.Add(d)
-}
-
-func (e *sweepEnv) login() TokenResponse {
-	e.t.Helper()
-	r, err := e.svc.PasswordGrant(context.Background(), e.app, PasswordLogin{Username: "alice", Password: alicePassword, Actor: cli})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
-
-func (e *sweepEnv) refresh(rt string) (TokenResponse, error) {
-	return e.svc.RefreshGrant(context.Background(), e.app, rt, "", cli)
-}
-
-func (e *sweepEnv) mustSweep() SweepStats {
-	e.t.Helper()
-	st, err := e.svc.Sweep(context.Background())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st
-}
-
-// stored returns the token's row, or nil when there is none.
-func (e *sweepEnv) stored(tok string) *db.Token {
-	e.t.Helper()
-	h := tokens.HashOf(tok)
-	got, err := e.svc.store.TokenByHash(context.Background(), e.app.Tenant.ID, h[:])
-	if errors.Is(err, db.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &got
-}
-
-func (e *sweepEnv) count(sql string, args ...any) int {
-	e.t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
 
 // TestSweepKeepsWhatReuseDetectionNeeds: a used refresh token survives the sweeper until its
 // own expiry, so a reuse within that window still revokes the session, and one after it
 // is an unknown token that revokes nothing.
 func TestSweepKeepsWhatReuseDetectionNeeds(t *testing.T) {
 	t.Run("reuse before expiry revokes the session", func(t *testing.T) {
-		e := newSweepEnv(t, nil)
+		e := newEnv(t, nil)
 		first := e.login()
-		e.advance(day)
+		e.clock.Advance(day)
 		second, err := e.refresh(first.RefreshToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.advance(day)
+		e.clock.Advance(day)
 		if st := e.mustSweep(); st.Tokens != 2 {
 			t.Errorf("swept %d tokens, want the 2 expired access tokens", st.Tokens)
 		}
@@ -159,14 +51,14 @@ func TestSweepKeepsWhatReuseDetectionNeeds(t *testing.T) {
 		}
 	})
 	t.Run("reuse after expiry revokes nothing", func(t *testing.T) {
-		e := newSweepEnv(t, nil)
+		e := newEnv(t, nil)
 		first := e.login()
-		e.advance(day)
+		e.clock.Advance(day)
 		second, err := e.refresh(first.RefreshToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.advance(13*day + time.Minute) // first's 14 days are over, second's are not
+		e.clock.Advance(13*day + time.Minute) // first's 14 days are over, second's are not
 		if st := e.mustSweep(); st.Tokens != 3 {
 			t.Errorf("swept %d tokens, want 2 access tokens and the used refresh token", st.Tokens)
 		}
@@ -189,7 +81,7 @@ func TestSweepKeepsWhatReuseDetectionNeeds(t *testing.T) {
 func TestSweepTakesTurns(t *testing.T) {
 	locked, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	e := newSweepEnv(t, nil)
+	e := newEnv(t, nil)
 	e.svc.duringSweep = func() {
 		once.Do(func() {
 			close(locked)
@@ -198,7 +90,7 @@ func TestSweepTakesTurns(t *testing.T) {
 	}
 	e.login()
 	e.login()
-	e.advance(time.Hour) // both access tokens expired
+	e.clock.Advance(time.Hour) // both access tokens expired
 
 	type result struct {
 		st  SweepStats
@@ -227,31 +119,59 @@ func TestSweepTakesTurns(t *testing.T) {
 	}
 }
 
+// TestSweepYieldsToABatchElsewhere: the lock is a transaction's, as another instance's
+// batch holds it (through a pooler in transaction mode too): while such a transaction
+// holds it Sweep does nothing and says so, and once it commits Sweep runs.
+func TestSweepYieldsToABatchElsewhere(t *testing.T) {
+	e := newEnv(t, nil)
+	e.login()
+	e.login()
+	e.clock.Advance(time.Hour) // both access tokens expired
+	ctx := context.Background()
+	tx, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::bigint)`, sweepLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.mustSweep(); st != (SweepStats{Skipped: true}) {
+		t.Errorf("sweep while another transaction holds the lock: %+v, want skipped and nothing done", st)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.mustSweep(); st.Skipped || st.Tokens != 2 {
+		t.Errorf("sweep after that transaction: %+v, want 2 tokens swept", st)
+	}
+}
+
 // TestSweepPass: one pass loops every kind of batch until it runs dry.
 func TestSweepPass(t *testing.T) {
-	e := newSweepEnv(t, func(c *Config) { c.SweepBatch = 2; c.EventRetention = 30 * day })
+	e := newEnv(t, func(c *Config) { c.SweepBatch = 2; c.EventRetention = 30 * day })
 	ctx := context.Background()
 	for range 3 {
 		e.login() // 3 sessions, 6 tokens
 	}
 	// Tenant "b" keeps its events for a day, and tenant "c" is deleted with its rows.
-	if _, err := e.svc.CreateTenant(ctx, cli, "b", "B"); err != nil {
+	if _, err := e.svc.CreateTenant(ctx, testkit.Actor, "b", "B"); err != nil {
 		t.Fatal(err)
 	}
 	short := day
-	if _, err := e.svc.UpdateTenant(ctx, cli, "b", func(tn *db.Tenant) { tn.EventRetention = &short }); err != nil {
+	if _, err := e.svc.UpdateTenant(ctx, testkit.Actor, "b", func(tn *db.Tenant) { tn.EventRetention = &short }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CreateTenant(ctx, cli, "c", "C"); err != nil {
+	if _, err := e.svc.CreateTenant(ctx, testkit.Actor, "c", "C"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.svc.CreateClient(ctx, cli, "c", ClientSpec{Name: "x"}); err != nil {
+	if _, _, err := e.svc.CreateClient(ctx, testkit.Actor, "c", ClientSpec{Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CreateUser(ctx, cli, "c", "carol", alicePassword, nil); err != nil {
+	if _, err := e.svc.CreateUser(ctx, testkit.Actor, "c", "carol", testkit.AlicePassword, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.DeleteTenant(ctx, cli, "c"); err != nil {
+	if err := e.svc.DeleteTenant(ctx, testkit.Actor, "c"); err != nil {
 		t.Fatal(err)
 	}
 	eventsOf := func(slug string) int {
@@ -259,7 +179,7 @@ func TestSweepPass(t *testing.T) {
 	}
 	bEvents, aEvents := eventsOf("b"), eventsOf("a")
 
-	e.advance(2 * day) // access tokens expired, b's events past retention
+	e.clock.Advance(2 * day) // access tokens expired, b's events past retention
 	st := e.mustSweep()
 	// Throttles: the logins' username and address counters, past their hour; the address
 	// alice logged in from stays known for 30 days.
@@ -271,7 +191,7 @@ func TestSweepPass(t *testing.T) {
 		t.Errorf("events of a: %d (want %d), of b: %d (want 0)", eventsOf("a"), aEvents, eventsOf("b"))
 	}
 
-	e.advance(89 * day) // refresh tokens and sessions ended; everything older than 30 days
+	e.clock.Advance(89 * day) // refresh tokens and sessions ended; everything older than 30 days
 	st = e.mustSweep()
 	if st.Tokens != 3 || st.Sessions != 3 || st.Events == 0 || st.Throttles != 1 {
 		t.Errorf("after 91 days: %+v, want 3 tokens, 3 sessions, the old events and the known address", st)
@@ -285,11 +205,11 @@ func TestSweepPass(t *testing.T) {
 
 // TestRunSweeper: the loop sweeps at once, logs counts without secrets, and stops with ctx.
 func TestRunSweeper(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	h := &notifyHandler{Handler: slog.NewJSONHandler(&buf, nil), done: make(chan struct{}, 1)}
-	e := newSweepEnv(t, nil, WithLogger(slog.New(h)))
+	e := newEnv(t, nil, WithLogger(slog.New(h)))
 	tok := e.login()
-	e.advance(time.Hour)
+	e.clock.Advance(time.Hour)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -328,21 +248,4 @@ func (h *notifyHandler) Handle(ctx context.Context, r slog.Record) error {
 	default:
 	}
 	return err
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -34,9 +34,6 @@ func (s *Service) Tenant(ctx context.Context, slug string) (db.Tenant, error) {
 	return s.store.TenantBySlug(ctx, slug)
 }
 
-// Tenants lists the live tenants.
-func (s *Service) Tenants(ctx context.Context) ([]db.Tenant, error) { return s.store.ListTenants(ctx) }
-
 // UpdateTenant applies change to the tenant and stores the result if it is valid.
 // Disabling bumps the tenant's epoch, so every token of the tenant stays dead afterwards.
 // It returns ErrNotFound or a ValidationError naming the field.
@@ -65,6 +62,9 @@ func (s *Service) updateTenant(ctx context.Context, actor db.Actor, slug string,
 		if err := s.validTenant(t); err != nil {
 			return t, db.Event{}, err
 		}
+		if err := s.keyRingFor(before, t); err != nil {
+			return t, db.Event{}, err
+		}
 		ev := s.event(changeKind("tenant", before.Disabled, t.Disabled), actor, &t)
 		ev.Detail = map[string]any{"changes": diff(before, t)}
 		return t, ev, nil
@@ -84,6 +84,9 @@ func (s *Service) validTenant(t db.Tenant) error {
 	}
 	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxReuseGrace || t.RefreshReuseGrace%time.Second != 0 {
 		return invalid("refresh_reuse_grace", "must be whole seconds from 0s to 60s")
+	}
+	if err := s.validMFASettings(t); err != nil {
+		return err
 	}
 	return s.validSecuritySettings(t)
 }
@@ -117,6 +120,9 @@ func (s *Service) DeleteTenant(ctx context.Context, actor db.Actor, slug string)
 func (s *Service) validSecuritySettings(t db.Tenant) error {
 	if m := t.MinPasswordLength; m != nil && (*m < MinPasswordFloor || *m > MaxMinPasswordLength) {
 		return invalid("min_password_length", fmt.Sprintf("must be from %d to %d", MinPasswordFloor, MaxMinPasswordLength))
+	}
+	if err := validLifecycle(t); err != nil {
+		return err
 	}
 	th := s.cfg.Throttle
 	if err := validOverride("login_backoff_after", t.LoginBackoffAfter, th.MaxBackoffAfter); err != nil {

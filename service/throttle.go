@@ -58,12 +58,14 @@ const (
 
 // DefaultThrottle is what jeton ships with: back-off after 5 failures of one username from
 // one address, up to 15 minutes; 100 failures of a username per hour shut out addresses
-// without a success in the last 30 days; 1,000 failures per address per hour (10,000 for
-// a server-side client); tenants may set at most 20, 1,000 and 10,000.
+// without a success in the last 30 days; 100 failures per address per hour, across
+// usernames (10,000 for a server-side client, whose one address carries all its users'
+// logins); tenants may set at most 20, 1,000 and 10,000. docs/SECURITY.md says why the
+// address cap is 100 an hour.
 func DefaultThrottle() Throttle {
 	return Throttle{
 		BackoffAfter: 5, BackoffMax: 15 * time.Minute,
-		UserLimit: 100, IPLimit: 1000, ServerIPLimit: 10000,
+		UserLimit: 100, IPLimit: 100, ServerIPLimit: 10000,
 		Window: time.Hour, KnownFor: 30 * 24 * time.Hour,
 		MaxBackoffAfter: 20, MaxUserLimit: 1000, MaxIPLimit: 10000,
 	}

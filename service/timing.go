@@ -4,32 +4,37 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/jeton-auth/jeton/password"
 )
 
 // failurePad keeps failed logins indistinguishable by timing while hashes of several
-// argon2id parameter generations are stored: after the parameters change, users not yet
-// rehashed verify faster (or slower) than unknown users, whose dummy hash has the current
+// argon2id parameter generations, or imported hashes of other families, are stored: after
+// the parameters change, users not yet rehashed (or not yet logged in since their import)
+// verify faster (or slower) than unknown users, whose dummy hash has the current
 // parameters. It keeps a moving average of how long a verification takes under each set of
 // parameters it has seen, and every failed verification is padded to the slowest of them.
 // A success is never padded; it says so anyway.
 type failurePad struct {
 	mu   sync.Mutex
-	took map[password.Params]time.Duration
+	took map[string]time.Duration // by password.CostClass
 }
 
-// observe records that verifying under p took d.
-func (f *failurePad) observe(p password.Params, d time.Duration) {
+// maxClasses bounds the classes remembered; only imports add classes, and few.
+const maxClasses = 1024
+
+// observe records that verifying a hash of cost class c (password.CostClass) took d.
+func (f *failurePad) observe(c string, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.took == nil {
-		f.took = map[password.Params]time.Duration{}
+		f.took = map[string]time.Duration{}
 	}
-	if old, ok := f.took[p]; ok {
+	old, ok := f.took[c]
+	if ok {
 		d = old + (d-old)/8 // an average over the last few, which follows load
+	} else if len(f.took) >= maxClasses {
+		return
 	}
-	f.took[p] = d
+	f.took[c] = d
 }
 
 // target is how long a failed verification should take: the slowest generation's average.

@@ -40,6 +40,9 @@ func (s *Service) hashPassword(ctx context.Context, t db.Tenant, username, pw st
 	if err := s.validPassword(t, username, pw); err != nil {
 		return "", err
 	}
+	if err := s.notForbidden(ctx, t, pw); err != nil {
+		return "", err
+	}
 	var hash string
 	var herr error
 	if err := s.hasher.Do(ctx, func(h password.Hasher) { hash, herr = h.Hash(pw, s.cfg.Hash) }); err != nil {
@@ -94,7 +97,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor db.Actor, slug, ref stri
 }
 
 // SetPassword replaces the user's password and revokes every token of the user. It returns
-// ErrNotFound or a ValidationError for a password the policy refuses.
+// ErrNotFound or a ValidationError for a password the policy (or the tenant's history)
+// refuses.
 func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw string) error {
 	t, err := s.tenant(ctx, slug)
 	if err != nil {
@@ -104,12 +108,7 @@ func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw
 	if err != nil {
 		return err
 	}
-	hash, err := s.hashPassword(ctx, t, u.Username, pw)
-	if err != nil {
-		return err
-	}
-	_, err = s.store.SetPassword(ctx, t.ID, u.ID, hash, s.event("user_password_set", actor, &t))
-	return err
+	return s.setPassword(ctx, t, u, pw, s.event("user_password_set", actor, &t))
 }
 
 // DeleteUser deletes the user with its sessions and tokens; its events stay. It returns

@@ -1,5 +1,5 @@
 // Package tokens mints, checks and hashes jeton's opaque secrets: access and refresh tokens,
-// client secrets and admin keys.
+// client secrets, admin keys, mfa_tokens, auth_sessions and authorization codes.
 //
 // A token is a four-character prefix, 43 base62 characters carrying 32 bytes from
 // crypto/rand, and 6 base62 characters of the CRC32 (IEEE) of those 43 characters:
@@ -27,6 +27,15 @@ const (
 	Refresh      Kind = "jrt_"
 	ClientSecret Kind = "jcs_"
 	AdminKey     Kind = "jak_"
+	// MFA is an mfa_token: a login whose password was right, waiting for its second factor.
+	MFA Kind = "jmt_"
+	// AuthSession is an auth_session of the authorization challenge endpoint.
+	AuthSession Kind = "jas_"
+	// AuthCode is an authorization code the challenge endpoint issued.
+	AuthCode Kind = "jac_"
+	// PasswordReset lets its holder set a user's password once (POST
+	// /account/v1/password-reset).
+	PasswordReset Kind = "jpr_"
 )
 
 const (
@@ -105,7 +114,7 @@ func checksum(s string) uint32 {
 // KindOf returns the kind named by s's prefix, or "" when s is not a well-formed token of
 // a known kind.
 func KindOf(s string) Kind {
-	for _, k := range []Kind{Access, Refresh, ClientSecret, AdminKey} {
+	for _, k := range []Kind{Access, Refresh, ClientSecret, AdminKey, MFA, AuthSession, AuthCode, PasswordReset} {
 		if Check(k, s) == nil {
 			return k
 		}

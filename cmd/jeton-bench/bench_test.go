@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -108,5 +109,29 @@ func TestThousands(t *testing.T) {
 		if got := thousands(tt.in); got != tt.want {
 			t.Errorf("thousands(%d) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestEnumAttempts(t *testing.T) {
+	wrong := []string{"w-0", "w-1", "w-2"}
+	disabled := []string{"d-0", "d-1", "d-2"}
+	got := enumAttempts(3, "enum1", "a password", wrong, disabled, 1)
+	if len(got) != 9 {
+		t.Fatalf("enumAttempts(3, ...) returned %d attempts, want 9", len(got))
+	}
+	kinds := map[string]int{}
+	forms := map[string]bool{}
+	for _, a := range got {
+		kinds[a.kind]++
+		if forms[a.form] {
+			t.Errorf("form %q repeats", a.form)
+		}
+		forms[a.form] = true
+	}
+	if want := map[string]int{"unknown user": 3, "wrong password": 3, "disabled user": 3}; !maps.Equal(kinds, want) {
+		t.Errorf("kinds %v, want %v", kinds, want)
+	}
+	if again := enumAttempts(3, "enum1", "a password", wrong, disabled, 1); !slices.Equal(got, again) {
+		t.Errorf("enumAttempts is not deterministic")
 	}
 }

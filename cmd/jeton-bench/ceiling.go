@@ -98,8 +98,8 @@ func ceiling(ctx context.Context, args []string, stdout io.Writer) error {
 const naiveQuery = `SELECT id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at, expires_at,
 		revoked_at, tenant_epoch, client_epoch, user_epoch FROM tokens WHERE hash = $1`
 
-// naiveIntrospect is the naive handler of issue 6: no client authentication, one pgx
-// primary-key lookup per request.
+// naiveIntrospect is the naive handler jeton's introspection is held against: no client
+// authentication, one pgx primary-key lookup per request.
 func naiveIntrospect(db *pgxpool.Pool) gin.HandlerFunc {
 	const q = naiveQuery
 	return func(c *gin.Context) {

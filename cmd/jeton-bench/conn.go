@@ -12,10 +12,10 @@ import (
 
 // connClient is one load worker's HTTP/1.1 client: a single keep-alive connection it
 // writes requests to and reads answers from itself. net/http's Transport hands every
-// request to two goroutines of the connection and back, which on a 2-core machine shared
-// with the server took about half the CPU of a load: the ratios between a server and its
-// ceiling then said more about the client than about either. A connection the server
-// closes, or that failed, is dialled again for the next request.
+// request to two goroutines of the connection and back, and on a machine of few cores
+// shared with the server those hand-offs take CPU from the server under test: the ratios
+// between a server and its ceiling would say more about the client than about either. A
+// connection the server closes, or that failed, is dialled again for the next request.
 type connClient struct {
 	conn net.Conn
 	br   *bufio.Reader

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// The machine is shared (other sessions run tests on it), so each measured window records
-// how much CPU went to processes outside the bench's own tree (the bench, its jeton and
-// ceiling children, its PostgreSQL and backends).
+// The machine may be shared (with other sessions' tests, for one), so each measured
+// window records how much CPU went to processes outside the bench's own tree (the bench,
+// its jeton and ceiling children, its PostgreSQL and backends).
 
 const clockTicks = 100 // USER_HZ on Linux
 

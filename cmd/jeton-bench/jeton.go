@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -185,35 +184,16 @@ func tail(path string, n int64) string {
 type features struct {
 	opsAddr  bool // serve --ops-addr (pprof, metrics)
 	adminKey bool // jeton admin-key create
-	flags    string
 }
 
+// detectFeatures asks bin's --help, which any command-line parser jeton uses answers.
 func detectFeatures(ctx context.Context, bin string) features {
-	usage, _ := exec.CommandContext(ctx, bin, "help").CombinedOutput()
-	serveHelp, _ := exec.CommandContext(ctx, bin, "serve", "-h").CombinedOutput()
+	usage, _ := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+	serveHelp, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
 	return features{
 		opsAddr:  bytes.Contains(serveHelp, []byte("-ops-addr")),
 		adminKey: bytes.Contains(usage, []byte("admin-key")),
-		flags:    string(serveHelp),
 	}
-}
-
-// serveDefault returns the default of a serve flag from its -h text ("" if absent): the
-// flag package prints `(default X)` after the flag's usage line.
-func (f features) serveDefault(flag string) string {
-	lines := strings.Split(f.flags, "\n")
-	for i, l := range lines {
-		if !strings.HasPrefix(strings.TrimSpace(l), "-"+flag+" ") && strings.TrimSpace(l) != "-"+flag {
-			continue
-		}
-		for j := i; j < len(lines) && j <= i+3; j++ {
-			if k := strings.Index(lines[j], "(default "); k >= 0 {
-				return strings.TrimSuffix(strings.TrimSpace(lines[j][k+len("(default "):]), ")")
-			}
-		}
-		return ""
-	}
-	return ""
 }
 
 // cli runs a jeton admin command against the bench database with extra environment and
@@ -284,6 +264,3 @@ func (b *bench) startJeton(ctx context.Context, name, dbURL string, env ...strin
 	}
 	return p, nil
 }
-
-// errNotAvailable marks a scenario whose server side does not exist in this tree.
-var errNotAvailable = errors.New("not available")

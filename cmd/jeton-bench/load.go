@@ -76,109 +76,128 @@ func runLoadsUntil(ctx context.Context, stop <-chan struct{}, loads ...load) []r
 	return runWindow(ctx, 0, 24*time.Hour, stop, loads...)
 }
 
+// runWindow runs the loads for a warm-up and then a window of length d, or until stop
+// closes, and returns what each measured in the window.
 func runWindow(ctx context.Context, warmup, d time.Duration, stop <-chan struct{}, loads ...load) []result {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
-	from, to := start.Add(warmup), start.Add(warmup+d)
-	var end atomic.Int64 // the window's end, earlier than to when stop closes first
-	end.Store(to.UnixNano())
+	win := &window{start: start, from: start.Add(warmup)}
+	to := start.Add(warmup + d)
+	win.end.Store(to.UnixNano())
 	stats := make([][]workerStats, len(loads))
 	var wg sync.WaitGroup
 	for li, l := range loads {
 		stats[li] = make([]workerStats, l.concurrency)
 		for w := range l.concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var client connClient
-				defer client.close()
-				st := &stats[li][w]
-				st.statuses = map[int]int64{}
-				rng := rand.New(rand.NewPCG(uint64(li)<<32|uint64(w), uint64(start.UnixNano())))
-				buf := make([]byte, 0, 4096)
-				var every time.Duration // a worker's interval at a fixed rate
-				due := start
-				if l.rate > 0 {
-					every = time.Duration(float64(l.concurrency) / l.rate * float64(time.Second))
-					due = start.Add(every * time.Duration(w) / time.Duration(l.concurrency))
-				}
-				for ctx.Err() == nil && time.Now().UnixNano() < end.Load() {
-					req := l.build(w, rng)
-					t0 := time.Now()
-					if every > 0 {
-						if due.UnixNano() >= end.Load() {
-							return // due after the window: nothing more to send
-						}
-						if wait := time.Until(due); wait > 0 {
-							select {
-							case <-ctx.Done():
-								return
-							case <-time.After(wait):
-							}
-						}
-						t0, due = due, due.Add(every)
-					}
-					status, body, err := client.do(ctx, req, buf[:0])
-					buf = body[:0]
-					t1 := time.Now()
-					// A request counts when it ends inside the window, wherever it started.
-					if t1.Before(from) || t1.UnixNano() > end.Load() {
-						if err == nil {
-							l.check(w, status, body)
-						} else if t1.UnixNano() > end.Load() {
-							st.cut++
-						}
-						continue
-					}
-					st.statuses[status]++
-					if err != nil || !l.check(w, status, body) {
-						st.errors++
-						continue
-					}
-					st.lat = append(st.lat, t1.Sub(t0))
-				}
-			}()
+			wg.Go(func() { l.work(ctx, win, li, w, &stats[li][w]) })
 		}
 	}
-	// Close the window: stop workers and cancel what is still waiting.
-	var snap0 cpuSnap
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Until(from)):
-	}
-	snap0 = snapCPU()
-	select {
-	case <-ctx.Done():
-		end.Store(time.Now().UnixNano())
-	case <-time.After(time.Until(to)):
-	case <-stop:
-		end.Store(time.Now().UnixNano())
-	}
-	other := otherCPU(snap0, snapCPU(), runtime.NumCPU())
+	other := win.wait(ctx, to, stop)
 	cancel()
 	wg.Wait()
-	if w := time.Duration(end.Load() - from.UnixNano()); w > 0 {
+	if w := time.Duration(win.end.Load() - win.from.UnixNano()); w > 0 {
 		d = w
 	}
 	out := make([]result, len(loads))
 	for li, l := range loads {
-		r := result{Name: l.name, Concurrency: l.concurrency, Rate: l.rate, Window: d, Statuses: map[int]int64{}, OtherCPU: other}
-		for _, st := range stats[li] {
-			r.InFlight += st.cut
-			r.latencies = append(r.latencies, st.lat...)
-			r.Errors += st.errors
-			for s, n := range st.statuses {
-				r.Statuses[s] += n
-			}
-		}
-		slices.Sort(r.latencies)
-		r.OK = int64(len(r.latencies))
-		r.RPS = float64(r.OK) / d.Seconds()
-		r.P50, r.P99 = percentile(r.latencies, 0.5), percentile(r.latencies, 0.99)
-		out[li] = r
+		out[li] = l.result(stats[li], d, other)
 	}
 	return out
+}
+
+// window is runWindow's measured window, which opens at from and ends at end, read by
+// every worker (earlier than planned when stop closes or the context ends first).
+type window struct {
+	start, from time.Time
+	end         atomic.Int64 // Unix nanoseconds
+}
+
+// wait waits for the window to open and then to close, at to or when stop closes or ctx
+// ends, and returns the share of the machine's CPU used outside the bench in between.
+func (win *window) wait(ctx context.Context, to time.Time, stop <-chan struct{}) float64 {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(win.from)):
+	}
+	snap0 := snapCPU()
+	select {
+	case <-ctx.Done():
+		win.end.Store(time.Now().UnixNano())
+	case <-time.After(time.Until(to)):
+	case <-stop:
+		win.end.Store(time.Now().UnixNano())
+	}
+	return otherCPU(snap0, snapCPU(), runtime.NumCPU())
+}
+
+// work is worker w of l, the li-th load of the window: it sends l's requests until the
+// window ends and records in st the answers that end inside it.
+func (l load) work(ctx context.Context, win *window, li, w int, st *workerStats) {
+	var client connClient
+	defer client.close()
+	st.statuses = map[int]int64{}
+	rng := rand.New(rand.NewPCG(uint64(li)<<32|uint64(w), uint64(win.start.UnixNano())))
+	buf := make([]byte, 0, 4096)
+	var every time.Duration // a worker's interval at a fixed rate
+	due := win.start
+	if l.rate > 0 {
+		every = time.Duration(float64(l.concurrency) / l.rate * float64(time.Second))
+		due = win.start.Add(every * time.Duration(w) / time.Duration(l.concurrency))
+	}
+	for ctx.Err() == nil && time.Now().UnixNano() < win.end.Load() {
+		req := l.build(w, rng)
+		t0 := time.Now()
+		if every > 0 {
+			if due.UnixNano() >= win.end.Load() {
+				return // due after the window: nothing more to send
+			}
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			t0, due = due, due.Add(every)
+		}
+		status, body, err := client.do(ctx, req, buf[:0])
+		buf = body[:0]
+		t1 := time.Now()
+		// A request counts when it ends inside the window, wherever it started.
+		if t1.Before(win.from) || t1.UnixNano() > win.end.Load() {
+			if err == nil {
+				l.check(w, status, body)
+			} else if t1.UnixNano() > win.end.Load() {
+				st.cut++
+			}
+			continue
+		}
+		st.statuses[status]++
+		if err != nil || !l.check(w, status, body) {
+			st.errors++
+			continue
+		}
+		st.lat = append(st.lat, t1.Sub(t0))
+	}
+}
+
+// result sums l's workers' stats over a window of length d.
+func (l load) result(stats []workerStats, d time.Duration, other float64) result {
+	r := result{Name: l.name, Concurrency: l.concurrency, Rate: l.rate, Window: d, Statuses: map[int]int64{}, OtherCPU: other}
+	for _, st := range stats {
+		r.InFlight += st.cut
+		r.latencies = append(r.latencies, st.lat...)
+		r.Errors += st.errors
+		for s, n := range st.statuses {
+			r.Statuses[s] += n
+		}
+	}
+	slices.Sort(r.latencies)
+	r.OK = int64(len(r.latencies))
+	r.RPS = float64(r.OK) / d.Seconds()
+	r.P50, r.P99 = percentile(r.latencies, 0.5), percentile(r.latencies, 0.99)
+	return r
 }
 
 // do sends req and reads the whole answer into buf. status is 0 on a transport error.

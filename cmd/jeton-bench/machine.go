@@ -19,10 +19,11 @@ var ownSessions bool
 // ownSession returns how to start a process of the bench: killed if the bench dies, and
 // with --own-sessions in a session of its own (where a terminal's signals no longer reach
 // it), as a service manager starts a service and as an attacker's processes are
-// elsewhere. Where the kernel groups processes by session for scheduling
-// (autogroup, on here), the processes of one session share one session's share of the
-// CPU, so the layout moves the figures: by default jeton shares the bench's session (and
-// its share) with the load it is measured under, and the flood's clients with both.
+// elsewhere. Where the kernel groups processes by session for scheduling (autogroup:
+// the Machine table of docs/BENCHMARKS.md says whether it was on), the processes of one
+// session share one session's share of the CPU, so the layout moves the figures: by
+// default jeton shares the bench's session (and its share) with the load it is measured
+// under, and the flood's clients with both.
 func ownSession() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: ownSessions, Pdeathsig: syscall.SIGKILL}
 }
@@ -100,8 +101,8 @@ func (b *bench) collectStatements(ctx context.Context) {
 }
 
 // plans shows PostgreSQL's generic plans for the most called statements that read the
-// tokens table (the naive ceiling's aside), whatever jeton's SQL is at the moment: each is prepared from its
-// pg_stat_statements text and explained with every parameter NULL under
+// tokens table (the naive ceiling's aside), whatever jeton's SQL is at the moment: each is
+// prepared from its pg_stat_statements text and explained with every parameter NULL under
 // plan_cache_mode = force_generic_plan (a generic plan does not depend on the values).
 func (b *bench) plans(ctx context.Context) {
 	conn, err := b.pool.Acquire(ctx)

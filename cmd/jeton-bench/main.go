@@ -37,8 +37,9 @@ func main() {
 }
 
 // scenarios in the order they run; --only picks some of them.
-var scenarioNames = []string{"startup", "rss", "introspect", "client-credentials", "password", "refresh",
-	"revoke", "flood", "enumeration", "storage", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke"}
+var scenarioNames = []string{"startup", "rss", "introspect", "client-credentials", "password", "mfa", "webhooks", "refresh",
+	"revoke", "flood", "enumeration", "storage", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke",
+	"user-import"}
 
 type config struct {
 	duration, warmup time.Duration
@@ -340,10 +341,10 @@ func (b *bench) scenarios(ctx context.Context) error {
 	b.timings = append(b.timings, [2]string{"build, cluster, seeding", time.Since(b.started).Round(time.Second).String()})
 	steps := map[string]func(context.Context) error{
 		"startup": b.startup, "rss": b.rss, "introspect": b.introspect,
-		"client-credentials": b.clientCredentials, "password": b.passwordGrant, "refresh": b.refresh,
+		"client-credentials": b.clientCredentials, "password": b.passwordGrant, "mfa": b.mfaLogins, "webhooks": b.webhooks, "refresh": b.refresh,
 		"revoke": b.revoke, "flood": b.flood, "enumeration": b.enumeration, "storage": b.storage, "scale": b.scale,
 		"sweep": b.sweep, "sessions": b.sessions, "revoke-to-refusal": b.revokeToRefusal,
-		"bulk-revoke": b.bulkRevoke,
+		"bulk-revoke": b.bulkRevoke, "user-import": b.userImport,
 	}
 	for _, name := range scenarioNames {
 		if !b.cfg.runs(name) || (name == "scale" && b.cfg.tenants < 2) {
@@ -386,7 +387,8 @@ func (b *bench) ensureMain(ctx context.Context) error {
 	// Shipped defaults, except: the loopback load generator is a trusted proxy (the flood
 	// and enumeration scenarios send X-Forwarded-For), and the sweeper runs only when the
 	// sweep scenario starts one, in a second instance.
-	p, err := b.startJeton(ctx, "jeton", b.dbURL, "JETON_TRUSTED_PROXY=127.0.0.1/32", "JETON_SWEEP_INTERVAL=0")
+	p, err := b.startJeton(ctx, "jeton", b.dbURL, "JETON_TRUSTED_PROXY=127.0.0.1/32", "JETON_SWEEP_INTERVAL=0",
+		"JETON_SECRET_KEYS="+benchKeys)
 	if err != nil {
 		return err
 	}
@@ -447,5 +449,6 @@ func goCommand(ctx context.Context, dir string, args ...string) ([]byte, error) 
 	return cmd.CombinedOutput()
 }
 
-// workers is jeton's default hashing pool size: one worker per CPU (issue 5).
+// workers is jeton's default hashing pool size: its default HashWorkers, 0, means one
+// worker per CPU.
 func workers() int { return runtime.NumCPU() }

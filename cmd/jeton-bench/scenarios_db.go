@@ -18,6 +18,38 @@ import (
 // again on the larger table, against the figures measured before it grew.
 func (b *bench) scale(ctx context.Context) error {
 	w := &b.w
+	if err := b.seedTenants(ctx); err != nil {
+		return err
+	}
+	if err := b.settle(ctx); err != nil {
+		return err
+	}
+	suffix := fmt.Sprintf(" (%dM tokens)", b.cfg.tokens/1_000_000)
+	if b.cfg.tokens < 1_000_000 {
+		suffix = fmt.Sprintf(" (%dk tokens)", b.cfg.tokens/1000)
+	}
+	b.introspectRuns(ctx, suffix, w.pickLive)
+	for _, name := range []string{"introspect-live", "introspect-unknown"} {
+		small, ok1 := b.results[name]
+		big, ok2 := b.results[name+suffix]
+		if !ok1 || !ok2 {
+			continue
+		}
+		tp := big.RPS / small.RPS
+		p99 := float64(big.P99) / float64(small.P99)
+		b.addTarget(name+suffix+" vs "+fmt.Sprint(w.mainTokens)+" tokens",
+			fmt.Sprintf("throughput %.2f×, p99 %.2f× (%s vs %s req/s; %s vs %s ms)", tp, p99, rate(big.RPS), rate(small.RPS), ms(big.P99), ms(small.P99)),
+			"within 10%", metStr(tp >= 0.9 && p99 <= 1.1))
+	}
+	b.plans(ctx)
+	return nil
+}
+
+// seedTenants seeds the tenants beside the main one, each with one client (app and
+// resource server) and one user, and the live tokens beyond the main tenant's, spread
+// over them round robin.
+func (b *bench) seedTenants(ctx context.Context) error {
+	w := &b.w
 	n := b.cfg.tenants - 1
 	extra := b.cfg.tokens - w.mainTokens
 	t0 := time.Now()
@@ -52,18 +84,7 @@ func (b *bench) scale(ctx context.Context) error {
 		rangeSource(0, int64(n), func(k int64) []any { return []any{ids[k], clients[k], hashOf(w.extra[k].Secret), now} })); err != nil {
 		return fmt.Errorf("seed client secrets: %w", err)
 	}
-	if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, created_at, updated_at)
-		SELECT t.id, gen_random_uuid(), 'user', u.password_hash, $1, $1
-		FROM tenants t, (SELECT password_hash FROM users WHERE username = 'login-cli' LIMIT 1) u
-		WHERE starts_with(t.slug, 'scale-')`, now); err != nil {
-		return fmt.Errorf("seed users: %w", err)
-	}
-	rows, err = b.pool.Query(ctx, `SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id
-		WHERE starts_with(t.slug, 'scale-') ORDER BY t.slug`)
-	if err != nil {
-		return err
-	}
-	users, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	users, err := b.seedTenantUsers(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -76,28 +97,24 @@ func (b *bench) scale(ctx context.Context) error {
 	}
 	w.extraTokens, w.extraReady = extra, true
 	b.logf("seeded %d tenants and %d more tokens in %v", n, extra, time.Since(t0).Round(time.Second))
-	if err := b.settle(ctx); err != nil {
-		return err
-	}
-	suffix := fmt.Sprintf(" (%dM tokens)", b.cfg.tokens/1_000_000)
-	if b.cfg.tokens < 1_000_000 {
-		suffix = fmt.Sprintf(" (%dk tokens)", b.cfg.tokens/1000)
-	}
-	b.introspectRuns(ctx, suffix, w.pickLive)
-	for _, name := range []string{"introspect-live", "introspect-unknown"} {
-		small, ok1 := b.results[name]
-		big, ok2 := b.results[name+suffix]
-		if !ok1 || !ok2 {
-			continue
-		}
-		tp := big.RPS / small.RPS
-		p99 := float64(big.P99) / float64(small.P99)
-		b.addTarget(name+suffix+" vs "+fmt.Sprint(w.mainTokens)+" tokens",
-			fmt.Sprintf("throughput %.2f×, p99 %.2f× (%s vs %s req/s; %s vs %s ms)", tp, p99, rate(big.RPS), rate(small.RPS), ms(big.P99), ms(small.P99)),
-			"within 10%", metStr(tp >= 0.9 && p99 <= 1.1))
-	}
-	b.plans(ctx)
 	return nil
+}
+
+// seedTenantUsers gives each tenant seedTenants created one user, with the main tenant's
+// login hash, and returns their ids in the tenants' order.
+func (b *bench) seedTenantUsers(ctx context.Context, now time.Time) ([]uuid.UUID, error) {
+	if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, created_at, updated_at)
+		SELECT t.id, gen_random_uuid(), 'user', u.password_hash, $1, $1
+		FROM tenants t, (SELECT password_hash FROM users WHERE username = 'login-cli' LIMIT 1) u
+		WHERE starts_with(t.slug, 'scale-')`, now); err != nil {
+		return nil, fmt.Errorf("seed users: %w", err)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id
+		WHERE starts_with(t.slug, 'scale-') ORDER BY t.slug`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
 // sweep seeds expired tokens, starts a second jeton whose sweeper runs at once, and
@@ -125,72 +142,17 @@ func (b *bench) sweep(ctx context.Context) error {
 	reusable := true
 	sizes = append(sizes, fmt.Sprintf("before: %s (heap %s)", mib(b.tableSize(ctx)/1024), mib(heap0/1024)))
 	for round := 1; round <= b.cfg.sweepRounds; round++ {
-		t0 := time.Now()
-		if err := b.seedExpiredTokens(ctx, tenant, svc.ID, round, b.cfg.sweepTokens); err != nil {
-			return err
-		}
-		if _, err := b.pool.Exec(ctx, "CHECKPOINT"); err != nil {
-			return err
-		}
-		seeded := b.tableSize(ctx)
-		if round == 1 {
-			firstSeeded = seeded
-		}
-		lastSeeded = seeded
-		b.logf("round %d: seeded %d expired tokens in %v; tokens table %s", round, b.cfg.sweepTokens, time.Since(t0).Round(time.Millisecond), mib(seeded/1024))
-		del0 := b.deletedTokens(ctx)
-		start := time.Now()
-		// The main instance runs without a sweeper; this second instance sweeps at once.
-		sweeper, err := b.startJeton(ctx, "sweeper", b.dbURL, "JETON_SWEEP_INTERVAL=1h")
+		r, err := b.sweepRound(ctx, round, tenant, svc.ID, base, heap0)
 		if err != nil {
 			return err
 		}
-		// jeton's sweeper logs nothing by default, so the bench follows PostgreSQL's count
-		// of deleted tokens rows (flushed by the sweeping backend within a second).
-		done := make(chan struct{})
-		var deleted int64
-		go func() {
-			defer close(done)
-			for deleted < b.cfg.sweepTokens && ctx.Err() == nil && time.Since(start) < 30*time.Minute {
-				time.Sleep(100 * time.Millisecond)
-				deleted = b.deletedTokens(ctx) - del0
-			}
-		}()
-		r := runLoadsUntil(ctx, done, b.introspectLoad(fmt.Sprintf("introspect-live during sweep %d", round), b.main.base, b.w.pickLive, true))[0]
-		took := time.Since(start)
-		sweeper.stop()
-		if deleted < b.cfg.sweepTokens {
-			b.note("sweep round %d: only %d of %d expired tokens deleted when measurement stopped", round, deleted, b.cfg.sweepTokens)
+		if round == 1 {
+			firstSeeded = r.seeded
 		}
-		b.addResult(r)
-		swept := b.tableSize(ctx)
-		heapSeeded := b.heapSize(ctx)
-		line := fmt.Sprintf("round %d: %s after seeding, %s after the sweep", round, mib(seeded/1024), mib(swept/1024))
-		// Space comes back through autovacuum (default settings: it wakes every minute).
-		autovac := b.waitAutovacuum(ctx, 75*time.Second)
-		line += fmt.Sprintf(", %s after %s", mib(b.tableSize(ctx)/1024), autovac)
-		if free, ok := b.heapFree(ctx); ok {
-			// The space the round's rows took is either gone (vacuum truncated the table)
-			// or free for the next rows: the used part is back to where it was.
-			grown, heap := heapSeeded-heap0, b.heapSize(ctx)
-			line += fmt.Sprintf(" (heap %s with %s free; %s before, %s after seeding)", mib(heap/1024), mib(free/1024),
-				mib(heap0/1024), mib(heapSeeded/1024))
-			// Without a vacuum the free space map does not know the space, and new rows
-			// extend the table instead.
-			reusable = reusable && autovac == "autovacuum" && float64(heap-free) <= float64(heap0)+0.1*float64(grown)
-		} else {
-			reusable = false
-		}
-		sizes = append(sizes, line)
-		ratio := float64(r.P99) / float64(base.P99)
-		if r.OK == 0 {
-			ratio = math.Inf(1)
-		}
-		worst = max(worst, ratio)
-		b.logf("round %d: swept %d in %v (%.0f rows/s); p99 %.2f× without", round, deleted, took.Round(time.Millisecond),
-			float64(deleted)/took.Seconds(), ratio)
-		b.sweepNotes = append(b.sweepNotes, fmt.Sprintf("round %d: %s expired tokens deleted in %v (%.0f rows/s) while introspection ran: p99 %s ms vs %s ms without a sweep",
-			round, thousands(deleted), took.Round(time.Millisecond), float64(deleted)/took.Seconds(), ms(r.P99), ms(base.P99)))
+		lastSeeded = r.seeded
+		sizes = append(sizes, r.sizes)
+		reusable = reusable && r.reusable
+		worst = max(worst, r.ratio)
 	}
 	b.addTarget(fmt.Sprintf("introspect p99 during a sweep of %s expired tokens", thousands(b.cfg.sweepTokens)),
 		fmt.Sprintf("worst round %.2f× the p99 without a sweep", worst), "≤ 1.5×", metStr(worst <= 1.5))
@@ -202,6 +164,100 @@ func (b *bench) sweep(ctx context.Context) error {
 	}
 	b.addTarget("tokens table size, run after run", strings.Join(sizes, "; "), "does not keep growing", metStr(met))
 	return nil
+}
+
+// sweptRound is what one round of the sweep scenario found.
+type sweptRound struct {
+	seeded   int64   // bytes of the tokens table and its indexes after seeding
+	sizes    string  // the table's sizes after seeding, the sweep and autovacuum
+	reusable bool    // the space the round's rows took is free for the next rows
+	ratio    float64 // introspection's p99 during the sweep over base's
+}
+
+// sweepRound seeds round's expired tokens, measures introspection while a second jeton
+// sweeps them, and then the table's sizes.
+func (b *bench) sweepRound(ctx context.Context, round int, tenant uuid.UUID, client string, base result, heap0 int64) (sweptRound, error) {
+	t0 := time.Now()
+	if err := b.seedExpiredTokens(ctx, tenant, client, round, b.cfg.sweepTokens); err != nil {
+		return sweptRound{}, err
+	}
+	if _, err := b.pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		return sweptRound{}, err
+	}
+	out := sweptRound{seeded: b.tableSize(ctx)}
+	b.logf("round %d: seeded %d expired tokens in %v; tokens table %s", round, b.cfg.sweepTokens, time.Since(t0).Round(time.Millisecond), mib(out.seeded/1024))
+	r, deleted, took, err := b.sweepUnderLoad(ctx, round)
+	if err != nil {
+		return sweptRound{}, err
+	}
+	if deleted < b.cfg.sweepTokens {
+		b.note("sweep round %d: only %d of %d expired tokens deleted when measurement stopped", round, deleted, b.cfg.sweepTokens)
+	}
+	b.addResult(r)
+	out.sizes, out.reusable = b.sweptSizes(ctx, round, out.seeded, heap0)
+	out.ratio = float64(r.P99) / float64(base.P99)
+	if r.OK == 0 {
+		out.ratio = math.Inf(1)
+	}
+	b.logf("round %d: swept %d in %v (%.0f rows/s); p99 %.2f× without", round, deleted, took.Round(time.Millisecond),
+		float64(deleted)/took.Seconds(), out.ratio)
+	b.sweepNotes = append(b.sweepNotes, fmt.Sprintf("round %d: %s expired tokens deleted in %v (%.0f rows/s) while introspection ran: p99 %s ms vs %s ms without a sweep",
+		round, thousands(deleted), took.Round(time.Millisecond), float64(deleted)/took.Seconds(), ms(r.P99), ms(base.P99)))
+	return out, nil
+}
+
+// sweepUnderLoad starts a second jeton whose sweeper runs at once, and measures
+// introspection on the main instance (which runs without a sweeper) until the sweeper has
+// deleted the round's expired tokens. It returns the load's result, the rows deleted and
+// how long that took.
+func (b *bench) sweepUnderLoad(ctx context.Context, round int) (result, int64, time.Duration, error) {
+	del0 := b.deletedTokens(ctx)
+	start := time.Now()
+	sweeper, err := b.startJeton(ctx, "sweeper", b.dbURL, "JETON_SWEEP_INTERVAL=1h")
+	if err != nil {
+		return result{}, 0, 0, err
+	}
+	// jeton's sweeper logs nothing by default, so the bench follows PostgreSQL's count
+	// of deleted tokens rows (flushed by the sweeping backend within a second).
+	done := make(chan struct{})
+	var deleted int64
+	go func() {
+		defer close(done)
+		for deleted < b.cfg.sweepTokens && ctx.Err() == nil && time.Since(start) < 30*time.Minute {
+			time.Sleep(100 * time.Millisecond)
+			deleted = b.deletedTokens(ctx) - del0
+		}
+	}()
+	r := runLoadsUntil(ctx, done, b.introspectLoad(fmt.Sprintf("introspect-live during sweep %d", round), b.main.base, b.w.pickLive, true))[0]
+	took := time.Since(start)
+	<-done // closed already, unless ctx ended first
+	sweeper.stop()
+	return r, deleted, took, nil
+}
+
+// sweptSizes describes the tokens table after round's sweep and then after autovacuum,
+// against its size after seeding and its heap before the round, and reports whether the
+// space the round's rows took is free for the next rows.
+func (b *bench) sweptSizes(ctx context.Context, round int, seeded, heap0 int64) (string, bool) {
+	swept := b.tableSize(ctx)
+	heapSeeded := b.heapSize(ctx)
+	line := fmt.Sprintf("round %d: %s after seeding, %s after the sweep", round, mib(seeded/1024), mib(swept/1024))
+	// Space comes back through autovacuum, which the bench's own cluster wakes more often
+	// than PostgreSQL's default (pgSettings).
+	autovac := b.waitAutovacuum(ctx, 75*time.Second)
+	line += fmt.Sprintf(", %s after %s", mib(b.tableSize(ctx)/1024), autovac)
+	free, ok := b.heapFree(ctx)
+	if !ok {
+		return line, false
+	}
+	// The space the round's rows took is either gone (vacuum truncated the table)
+	// or free for the next rows: the used part is back to where it was.
+	grown, heap := heapSeeded-heap0, b.heapSize(ctx)
+	line += fmt.Sprintf(" (heap %s with %s free; %s before, %s after seeding)", mib(heap/1024), mib(free/1024),
+		mib(heap0/1024), mib(heapSeeded/1024))
+	// Without a vacuum the free space map does not know the space, and new rows
+	// extend the table instead.
+	return line, autovac == "autovacuum" && float64(heap-free) <= float64(heap0)+0.1*float64(grown)
 }
 
 // deletedTokens returns PostgreSQL's running count of deleted tokens rows.
@@ -324,7 +380,7 @@ func (b *bench) bulkRevoke(ctx context.Context) error {
 // adminKey creates an admin key through the CLI, if this jeton has the command.
 func (b *bench) adminKey(ctx context.Context) (string, error) {
 	if !b.features.adminKey {
-		return "", fmt.Errorf("jeton has no admin-key command (the admin API is being built)")
+		return "", fmt.Errorf("this jeton has no admin-key command")
 	}
 	var lastErr error
 	for _, args := range [][]string{

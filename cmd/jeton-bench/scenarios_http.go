@@ -197,9 +197,9 @@ func (b *bench) startProfile(ctx context.Context) func() section {
 		}
 		body := "```\n" + topLines(string(out), 15) + "```"
 		if b.main.opsBase == "" {
-			body = "jeton has no pprof endpoint yet (no `--ops-addr`; issue 7 adds it), so this is the " +
+			body = "this jeton has no pprof endpoint (no `--ops-addr`), so this is the " +
 				"bench's own process (the load generator), not jeton. It shows what the client side costs " +
-				"on the shared two cores.\n\n" + body
+				"on the cores it shares with jeton.\n\n" + body
 		}
 		return section{title, body}
 	}

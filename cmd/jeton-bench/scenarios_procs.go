@@ -45,8 +45,8 @@ type peakRSS struct {
 	killed               bool
 }
 
-// String gives the peak with its parts: "140.1 MiB (jeton 90.2 MiB, hashing processes
-// 49.9 MiB; sampled: 131.0 MiB, 95.0 MiB with the binary's shared pages counted once)".
+// String gives the peak with its parts: "T (jeton O, hashing processes C; sampled: S, M
+// with the binary's shared pages counted once)", each in MiB.
 func (p peakRSS) String() string {
 	return fmt.Sprintf("%s (jeton %s, hashing processes %s; sampled: %s, %s with the binary's shared pages counted once)",
 		mib(p.total), mib(p.own), mib(p.children), mib(p.sampled), mib(p.once))
@@ -221,7 +221,7 @@ func (b *bench) floodKilled(peak peakRSS) bool {
 }
 
 // underFlood runs l against jeton while `jeton-bench flood` hits /token from its own
-// process, as an attacker would from elsewhere: in this one, a thousand clients'
+// process, as an attacker would from elsewhere: in this one, the --flood clients'
 // goroutines would delay the measured clients' own and count as jeton's latency. It
 // returns both loads' results over the same window and jeton's peak RSS in it.
 func (b *bench) underFlood(ctx context.Context, l load) (result, result, peakRSS, error) {
@@ -440,66 +440,17 @@ func (b *bench) enumeration(ctx context.Context) error {
 	return nil
 }
 
+// enumerate measures the three failed-login answers in a tenant of its own whose users'
+// hashes come from gens argon2id parameter generations.
 func (b *bench) enumerate(ctx context.Context, gens int) error {
 	slug := fmt.Sprintf("enum%d", gens)
 	const pw = "enumeration password of every user"
-	if _, err := b.cli(ctx, nil, "", "tenant", "create", slug, "--json"); err != nil {
-		return err
-	}
-	app, err := b.createClient(ctx, slug, "app", "--grant", "password", "--scope", "read")
+	app, wrong, disabled, err := b.enumUsers(ctx, slug, pw, gens)
 	if err != nil {
 		return err
 	}
-	if _, err := b.cli(ctx, nil, pw+"\n", "user", "create", "--tenant", slug, "--username", "gen-current", "--password-stdin", "--json"); err != nil {
-		return err
-	}
-	var tenantID [16]byte
-	if err := b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, slug).Scan(&tenantID); err != nil {
-		return err
-	}
 	n := int64(b.cfg.enumRequests)
-	type group struct {
-		prefix, hashFrom string
-		count            int64
-	}
-	groups := []group{{"w", "gen-current", n}, {"d", "gen-current", n}}
-	if gens == 2 {
-		// The older generation: users created through the CLI with a lower time cost.
-		if _, err := b.cli(ctx, []string{"JETON_ARGON2_TIME=1"}, pw+"\n", "user", "create", "--tenant", slug,
-			"--username", "gen-old", "--password-stdin", "--json"); err != nil {
-			return err
-		}
-		groups = []group{{"w", "gen-current", n - n/2}, {"wold", "gen-old", n / 2}, {"d", "gen-current", n - n/2}, {"dold", "gen-old", n / 2}}
-	}
-	var wrong, disabled []string
-	for _, g := range groups {
-		if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, disabled, created_at, updated_at)
-			SELECT $1, gen_random_uuid(), $2 || lpad(g::text, 7, '0'), u.password_hash, $3, now(), now()
-			FROM generate_series(0, $4 - 1) g, (SELECT password_hash FROM users WHERE tenant_id = $1 AND username = $5) u`,
-			tenantID, g.prefix+"-", g.prefix[0] == 'd', g.count, g.hashFrom); err != nil {
-			return fmt.Errorf("seed %s users: %w", g.prefix, err)
-		}
-		for i := range g.count {
-			name := fmt.Sprintf("%s-%07d", g.prefix, i)
-			if g.prefix[0] == 'd' {
-				disabled = append(disabled, name)
-			} else {
-				wrong = append(wrong, name)
-			}
-		}
-	}
-	type attempt struct {
-		kind, form string
-	}
-	var attempts []attempt
-	for i := range n {
-		attempts = append(attempts,
-			attempt{"unknown user", fmt.Sprintf("grant_type=password&username=nobody-%d-%s&password=%s", i, slug, strings.ReplaceAll(pw, " ", "+"))},
-			attempt{"wrong password", fmt.Sprintf("grant_type=password&username=%s&password=not+the+password+at+all", wrong[i])},
-			attempt{"disabled user", fmt.Sprintf("grant_type=password&username=%s&password=%s", disabled[i], strings.ReplaceAll(pw, " ", "+"))})
-	}
-	rng := rand.New(rand.NewPCG(uint64(gens), 7))
-	rng.Shuffle(len(attempts), func(i, j int) { attempts[i], attempts[j] = attempts[j], attempts[i] })
+	attempts := enumAttempts(n, slug, pw, wrong, disabled, gens)
 	client := &http.Client{Transport: newTransport(1), Timeout: time.Minute}
 	lat := map[string][]time.Duration{}
 	statuses := map[int]int64{}
@@ -530,6 +481,77 @@ func (b *bench) enumerate(ctx context.Context, gens int) error {
 			ms(meds[0]), ms(meds[1]), ms(meds[2]), diff*100, n, statusList(statuses), len(bodies)),
 		"< 5%", metStr(diff < 0.05 && len(bodies) == 1))
 	return nil
+}
+
+// enumUsers creates the tenant slug with its app client and b.cfg.enumRequests users to
+// try a wrong password on and as many disabled users, all with the password pw, half of
+// each hashed with the older parameters when gens is 2. It returns the client and the two
+// lists of usernames.
+func (b *bench) enumUsers(ctx context.Context, slug, pw string, gens int) (app cred, wrong, disabled []string, err error) {
+	if _, err := b.cli(ctx, nil, "", "tenant", "create", slug, "--json"); err != nil {
+		return cred{}, nil, nil, err
+	}
+	if app, err = b.createClient(ctx, slug, "app", "--grant", "password", "--scope", "read"); err != nil {
+		return cred{}, nil, nil, err
+	}
+	if _, err := b.cli(ctx, nil, pw+"\n", "user", "create", "--tenant", slug, "--username", "gen-current", "--password-stdin", "--json"); err != nil {
+		return cred{}, nil, nil, err
+	}
+	var tenantID [16]byte
+	if err := b.pool.QueryRow(ctx, `SELECT id FROM tenants WHERE slug = $1`, slug).Scan(&tenantID); err != nil {
+		return cred{}, nil, nil, err
+	}
+	n := int64(b.cfg.enumRequests)
+	type group struct {
+		prefix, hashFrom string
+		count            int64
+	}
+	groups := []group{{"w", "gen-current", n}, {"d", "gen-current", n}}
+	if gens == 2 {
+		// The older generation: users created through the CLI with a lower time cost.
+		if _, err := b.cli(ctx, []string{"JETON_ARGON2_TIME=1"}, pw+"\n", "user", "create", "--tenant", slug,
+			"--username", "gen-old", "--password-stdin", "--json"); err != nil {
+			return cred{}, nil, nil, err
+		}
+		groups = []group{{"w", "gen-current", n - n/2}, {"wold", "gen-old", n / 2}, {"d", "gen-current", n - n/2}, {"dold", "gen-old", n / 2}}
+	}
+	for _, g := range groups {
+		if _, err := b.pool.Exec(ctx, `INSERT INTO users (tenant_id, id, username, password_hash, disabled, created_at, updated_at)
+			SELECT $1, gen_random_uuid(), $2 || lpad(g::text, 7, '0'), u.password_hash, $3, now(), now()
+			FROM generate_series(0, $4 - 1) g, (SELECT password_hash FROM users WHERE tenant_id = $1 AND username = $5) u`,
+			tenantID, g.prefix+"-", g.prefix[0] == 'd', g.count, g.hashFrom); err != nil {
+			return cred{}, nil, nil, fmt.Errorf("seed %s users: %w", g.prefix, err)
+		}
+		for i := range g.count {
+			name := fmt.Sprintf("%s-%07d", g.prefix, i)
+			if g.prefix[0] == 'd' {
+				disabled = append(disabled, name)
+			} else {
+				wrong = append(wrong, name)
+			}
+		}
+	}
+	return app, wrong, disabled, nil
+}
+
+// attempt is one failed login of the enumeration scenario: its kind and its form.
+type attempt struct {
+	kind, form string
+}
+
+// enumAttempts returns n attempts of each kind (an unknown user, a wrong password, a
+// disabled user), shuffled together, each username used once.
+func enumAttempts(n int64, slug, pw string, wrong, disabled []string, gens int) []attempt {
+	var attempts []attempt
+	for i := range n {
+		attempts = append(attempts,
+			attempt{"unknown user", fmt.Sprintf("grant_type=password&username=nobody-%d-%s&password=%s", i, slug, strings.ReplaceAll(pw, " ", "+"))},
+			attempt{"wrong password", fmt.Sprintf("grant_type=password&username=%s&password=not+the+password+at+all", wrong[i])},
+			attempt{"disabled user", fmt.Sprintf("grant_type=password&username=%s&password=%s", disabled[i], strings.ReplaceAll(pw, " ", "+"))})
+	}
+	rng := rand.New(rand.NewPCG(uint64(gens), 7))
+	rng.Shuffle(len(attempts), func(i, j int) { attempts[i], attempts[j] = attempts[j], attempts[i] })
+	return attempts
 }
 
 // memTotalKiB reads MemTotal from /proc/meminfo.

@@ -13,9 +13,10 @@ import (
 	"github.com/jeton-auth/jeton/rs"
 )
 
-// revokeToRefusal is issue 7's scenario: a caching resource server (rs.Client following
-// jeton's revocation feed) has a token's answer cached; the token is revoked through
-// /revoke; how long after /revoke returned does the resource server refuse it?
+// revokeToRefusal measures how long a revocation takes to reach a caching resource
+// server (rs.Client following jeton's revocation feed): with a token's answer cached
+// there, the token is revoked through /revoke, and the resource server is asked until it
+// refuses the token; the figure is the time from /revoke's answer to that refusal.
 func (b *bench) revokeToRefusal(ctx context.Context) error {
 	const name = "revoke-to-refusal at a caching resource server"
 	client, err := rs.New(rs.Config{URL: b.main.base, ClientID: b.w.rs.ID, ClientSecret: b.w.rs.Secret,

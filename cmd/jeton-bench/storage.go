@@ -28,12 +28,12 @@ func (b *bench) footprint(ctx context.Context) (footprint, error) {
 	return f, err
 }
 
-// storage measures what 1,000 failed logins leave in the database (the issue's "bytes of
-// state and events per 1,000 failed logins"), in the four shapes an attacker can give
-// them, through jeton's /token with the shipped throttles: refused attempts are counted
-// on one event per username, address and window, so the database grows with the
-// usernames and addresses tried, never with the attempts. Each shape uses usernames and
-// forwarded addresses of its own, none of another scenario's.
+// storage measures what 1,000 failed logins leave in the database (bytes of state and
+// events), in the four shapes an attacker can give them, through jeton's /token with the
+// shipped throttles: refused attempts are counted on one event per username, address and
+// window, so the database grows with the usernames and addresses tried, never with the
+// attempts. Each shape uses usernames and forwarded addresses of its own, none of another
+// scenario's.
 func (b *bench) storage(ctx context.Context) error {
 	const n = 1000
 	shapes := []struct {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,11 +10,16 @@ import (
 	"github.com/jeton-auth/jeton/service"
 )
 
-func adminKeyCmd(ctx context.Context, e env) error {
-	return dispatch(ctx, e, "admin-key", map[string]adminCmd{"create": adminKeyCreate, "list": adminKeyList,
-		"revoke": adminKeyRevoke})
+// adminKeyCmd is "jeton admin-key ACTION". Admin keys have no admin API of their own: a
+// key cannot mint keys.
+type adminKeyCmd struct {
+	List   adminKeyListCmd   `cmd:"" help:"List every admin key, live and revoked, never their values."`
+	Show   adminKeyShowCmd   `cmd:"" help:"Show an admin key, never its value."`
+	Create adminKeyCreateCmd `cmd:"" help:"Create an admin key, printed once."`
+	Revoke adminKeyRevokeCmd `cmd:"" help:"Revoke an admin key at once."`
 }
 
+// adminKeyJSON is an admin key as every action prints it; Key only when it was created.
 type adminKeyJSON struct {
 	ID        string     `json:"id"`
 	Key       string     `json:"key,omitempty"`
@@ -41,81 +44,78 @@ func scopeName(k db.AdminKey) string {
 	return "tenant " + k.TenantSlug
 }
 
-func adminKeyCreate(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	tenant := fs.String("tenant", "", "tenant slug: the key manages only this tenant (default: a global key)")
-	name := fs.String("name", "", `a name to recognise the key by (default "admin key")`)
-	asJSON := fs.Bool("json", false, "print one JSON object: id, key, tenant")
-	if err := parse(fs, e.args); err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	k, key, err := svc.CreateAdminKey(ctx, cliActor(), *tenant, *name)
-	if err != nil {
-		return err
-	}
-	text := fmt.Sprintf("admin key %s (%s, %s)\n%s\n(the key is shown only now)", k.ID, k.Name, scopeName(k), key)
-	return output(e.stdout, *asJSON, adminKeyOut(k, key), text)
+type adminKeyListCmd struct {
+	adminFlags `embed:""`
+	JSON       bool `name:"json" help:"print one JSON object per key"`
 }
 
-func adminKeyList(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	asJSON := fs.Bool("json", false, "print one JSON object per key")
-	if err := parse(fs, e.args); err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	keys, err := svc.AdminKeys(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+func (c *adminKeyListCmd) Run(ctx context.Context, e env) error {
+	return c.withService(ctx, e, func(svc *service.Service) error {
+		keys, err := svc.AdminKeys(ctx)
+		if err != nil {
+			return err
+		}
+		return table(e.stdout, c.JSON, keys, "ID\tSCOPE\tNAME\tCREATED\tREVOKED", func(k db.AdminKey) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", k.ID, scopeName(k), k.Name, k.CreatedAt.Format(time.RFC3339), timeString(k.RevokedAt))
+		}, func(k db.AdminKey) any { return adminKeyOut(k, "") })
+	})
+}
+
+type adminKeyShowCmd struct {
+	ID         uuid.UUID `arg:"" name:"id" help:"the key's id"`
+	adminFlags `embed:""`
+	JSON       bool `name:"json" help:"print one JSON object"`
+}
+
+func (c *adminKeyShowCmd) Run(ctx context.Context, e env) error {
+	return c.withService(ctx, e, func(svc *service.Service) error {
+		keys, err := svc.AdminKeys(ctx)
+		if err != nil {
+			return err
+		}
 		for _, k := range keys {
-			if err := output(e.stdout, true, adminKeyOut(k, ""), ""); err != nil {
-				return err
+			if k.ID == c.ID {
+				if c.JSON {
+					return output(e.stdout, true, adminKeyOut(k, ""), "")
+				}
+				return fields(e.stdout, "id", k.ID.String(), "scope", scopeName(k), "name", k.Name,
+					"created_at", k.CreatedAt.Format(time.RFC3339), "revoked_at", timeString(k.RevokedAt))
 			}
 		}
-		return nil
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSCOPE\tNAME\tCREATED\tREVOKED")
-	for _, k := range keys {
-		revoked := "-"
-		if k.RevokedAt != nil {
-			revoked = k.RevokedAt.Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.ID, scopeName(k), k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
-	}
-	return w.Flush()
+		return fmt.Errorf("admin key %s: %w", c.ID, service.ErrNotFound)
+	})
 }
 
-func adminKeyRevoke(ctx context.Context, e env, fs *flag.FlagSet, open func() (*service.Service, func(), error)) error {
-	if len(e.args) == 0 || e.args[0] == "" || e.args[0][0] == '-' {
-		fmt.Fprintln(e.stderr, "usage: jeton admin-key revoke ID")
-		return errUsage
-	}
-	id, err := uuid.Parse(e.args[0])
-	if err != nil {
-		return fmt.Errorf("admin key id %q: %w", e.args[0], err)
-	}
-	if err := parse(fs, e.args[1:]); err != nil {
-		return err
-	}
-	svc, done, err := open()
-	if err != nil {
-		return err
-	}
-	defer done()
-	k, err := svc.RevokeAdminKey(ctx, cliActor(), id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "admin key %s (%s, %s) revoked\n", k.ID, k.Name, scopeName(k))
-	return nil
+type adminKeyCreateCmd struct {
+	Tenant     string `name:"tenant" placeholder:"SLUG" help:"the key manages only this tenant (default: a global key)"`
+	Name       string `name:"name" help:"a name to recognise the key by (default: admin key)"`
+	adminFlags `embed:""`
+	JSON       bool `name:"json" help:"print one JSON object: id, key, tenant, name, created_at"`
+}
+
+func (c *adminKeyCreateCmd) Run(ctx context.Context, e env) error {
+	return c.withService(ctx, e, func(svc *service.Service) error {
+		k, key, err := svc.CreateAdminKey(ctx, cliActor(), c.Tenant, c.Name)
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("admin key %s (%s, %s)\n%s\n(the key is shown only now)", k.ID, k.Name, scopeName(k), key)
+		return output(e.stdout, c.JSON, adminKeyOut(k, key), text)
+	})
+}
+
+type adminKeyRevokeCmd struct {
+	ID         uuid.UUID `arg:"" name:"id" help:"the key's id (admin-key list shows them)"`
+	adminFlags `embed:""`
+	JSON       bool `name:"json" help:"print the revoked key as one JSON object"`
+}
+
+func (c *adminKeyRevokeCmd) Run(ctx context.Context, e env) error {
+	return c.withService(ctx, e, func(svc *service.Service) error {
+		k, err := svc.RevokeAdminKey(ctx, cliActor(), c.ID)
+		if err != nil {
+			return err
+		}
+		return output(e.stdout, c.JSON, adminKeyOut(k, ""), fmt.Sprintf("admin key %s (%s, %s) revoked", k.ID, k.Name, scopeName(k)))
+	})
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/jeton-auth/jeton/dbtest"
 )
 
-// Issue 4: jeton admin-key create prints the key once (JSON: id, key, tenant), list shows
-// every key without its value, revoke ends one.
+// TestAdminKeyCommands: jeton admin-key create prints the key once (JSON: id, key,
+// tenant), list shows every key without its value, revoke ends one.
 func TestAdminKeyCommands(t *testing.T) {
 	env := withEnv(fastArgon, "JETON_DATABASE_URL", dbtest.NewURL(t))
 	if _, err := jeton(t, env, "", "tenant", "create", "acme"); err != nil {
@@ -65,7 +65,7 @@ func TestAdminKeyCommands(t *testing.T) {
 
 var devKeyRE = regexp.MustCompile(`ADMIN_KEY=(jak_\w+)`)
 
-// Issue 4: each jeton dev start prints a new global key and revokes the previous one.
+// TestDevRotatesAdminKey: each jeton dev start prints a new global key and revokes the previous one.
 func TestDevRotatesAdminKey(t *testing.T) {
 	url := dbtest.NewURL(t)
 	env := withEnv(fastArgon, "JETON_DEV_DATABASE_URL", url)
@@ -100,5 +100,27 @@ func TestDevRotatesAdminKey(t *testing.T) {
 	}
 	if live != 1 || strings.Count(out, "\n") != 2 {
 		t.Errorf("want one live dev key of two:\n%s", out)
+	}
+}
+
+// TestAdminKeyShow: admin-key show prints one key, never its value; an unknown id is an
+// error.
+func TestAdminKeyShow(t *testing.T) {
+	env := withEnv(fastArgon, "JETON_DATABASE_URL", dbtest.NewURL(t))
+	created := jsonObject(t, mustJeton(t, env, "", "admin-key", "create", "--name", "ops", "--json"))
+	id := created["id"].(string)
+	shown := jsonObject(t, mustJeton(t, env, "", "admin-key", "show", id, "--json"))
+	if shown["id"] != id || shown["name"] != "ops" || shown["tenant"] != nil || shown["key"] != nil {
+		t.Errorf("admin-key show --json: %v", shown)
+	}
+	if out := mustJeton(t, env, "", "admin-key", "show", id); !hasLine(out, "scope", "global") || strings.Contains(out, "jak_") {
+		t.Errorf("admin-key show:\n%s", out)
+	}
+	revoked := jsonObject(t, mustJeton(t, env, "", "admin-key", "revoke", id, "--json"))
+	if revoked["id"] != id || revoked["revoked_at"] == nil {
+		t.Errorf("admin-key revoke --json: %v", revoked)
+	}
+	if _, err := jeton(t, env, "", "admin-key", "show", "9175a208-3d6d-44cc-a4e7-4a669982428f"); err == nil {
+		t.Error("admin-key show of an unknown id succeeded")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -18,81 +19,100 @@ import (
 
 const devDatabase = "jeton_dev"
 
-// dev runs jeton on a local development database with a seeded demo tenant. It never
-// reads JETON_DATABASE_URL, so it cannot seed a production database, and it refuses any
-// database that holds tenants but was not marked as a dev database.
-func dev(ctx context.Context, e env) error {
-	fs := newFlags("dev", e)
-	var o httpOptions
-	httpFlags(fs, &o, "text")
-	devURL := fs.String("dev-database-url", "", "dev database URL (default: create jeton_dev on localhost:5432, else in a container)")
-	seedOnly := fs.Bool("seed-only", false, "seed and print the demo credentials, then exit without serving")
-	cfg := serviceFlags(fs)
-	if err := parseWithEnv(fs, e); err != nil {
-		return err
-	}
-	if o.issuer != "" {
+// devCmd is "jeton dev": jeton on a local development database with a seeded demo
+// tenant. It never reads JETON_DATABASE_URL, so it cannot seed a production database, and
+// it refuses any database that holds tenants but was not marked as a dev database.
+type devCmd struct {
+	DevDatabaseURL string          `name:"dev-database-url" env:"JETON_DEV_DATABASE_URL" placeholder:"URL" help:"dev database URL (default: create jeton_dev on localhost:5432, else, in a build with the dev tag, in a container)"`
+	SeedOnly       bool            `name:"seed-only" env:"JETON_SEED_ONLY" help:"seed and print the demo credentials, then exit without serving"`
+	Server         serverFlags     `embed:""`
+	Deployment     deploymentFlags `embed:"" group:"deployment"`
+}
+
+func (c *devCmd) Run(ctx context.Context, e env) error {
+	o := c.Server
+	if o.Issuer != "" {
 		if err := checkListen(o); err != nil {
 			return err
 		}
 	}
-	url, stop, err := devDatabaseURL(ctx, *devURL, e)
+	if err := checkServer(o); err != nil {
+		return err
+	}
+	url, stop, err := devDatabaseURL(ctx, devFinder(c.DevDatabaseURL))
 	if err != nil {
 		return err
 	}
 	defer stop()
-	pool, err := openPool(ctx, url)
+	pool, err := openPool(ctx, url, "")
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := migrations.Up(ctx, pool); err != nil {
+	if o.Migrate {
+		if err := migrations.Up(ctx, pool); err != nil {
+			return err
+		}
+	}
+	cfg := o.config(c.Deployment)
+	if cfg.Keys, err = devKeys(ctx, e.getenv, c.Deployment.SecretKeysFile, db.New(pool)); err != nil {
 		return err
 	}
-	store := db.New(pool)
-	isDev, hasTenants, err := store.IsDev(ctx)
+	seed, err := seedDevDatabase(ctx, db.New(pool), cfg)
 	if err != nil {
 		return err
 	}
-	if !isDev && hasTenants {
-		return errors.New("refusing to seed: this database holds tenants and is not marked as a jeton dev database")
-	}
-	if err := store.MarkDev(ctx); err != nil {
-		return err
-	}
-	svc, err := service.New(store, cfg())
-	if err != nil {
-		return err
-	}
-	seed, err := seedDemo(ctx, svc)
-	if err != nil {
-		return err
-	}
-	if *seedOnly {
-		seed.print(e.stdout, o.issuerOr("http://"+o.addr), redact(url))
+	if c.SeedOnly {
+		seed.print(e.stdout, cmp.Or(o.Issuer, "http://"+o.Addr), redact(url))
 		return nil
 	}
-	return listenAndServe(ctx, e, o, pool, cfg(), func(issuer string) { seed.print(e.stdout, issuer, redact(url)) })
+	return listenAndServe(ctx, e, o, pool, cfg, func(issuer string) { seed.print(e.stdout, issuer, redact(url)) })
 }
 
-func (o httpOptions) issuerOr(def string) string {
-	if o.issuer != "" {
-		return o.issuer
+// seedDevDatabase marks the database as a dev database, unless it holds tenants and is
+// not one, and seeds the demo tenant.
+func seedDevDatabase(ctx context.Context, store *db.Store, cfg service.Config) (demoSeed, error) {
+	isDev, hasTenants, err := store.IsDev(ctx)
+	if err != nil {
+		return demoSeed{}, err
 	}
-	return def
+	if !isDev && hasTenants {
+		return demoSeed{}, errors.New("refusing to seed: this database holds tenants and is not marked as a jeton dev database")
+	}
+	if err := store.MarkDev(ctx); err != nil {
+		return demoSeed{}, err
+	}
+	svc, err := service.New(store, cfg)
+	if err != nil {
+		return demoSeed{}, err
+	}
+	defer svc.Close()
+	return seedDemo(ctx, svc)
 }
 
-// devDatabaseURL returns the dev database's URL: JETON_DEV_DATABASE_URL as given, or a
-// jeton_dev database created on the server pgserver finds.
-func devDatabaseURL(ctx context.Context, explicit string, e env) (string, func(), error) {
+// noContainerHint ends the error of a jeton dev without the container fallback that found
+// no server.
+const noContainerHint = "This jeton build has no container fallback; make run (go run -tags dev ./cmd/jeton dev) has one."
+
+// devFinder looks for the dev database's server: the URL given (--dev-database-url), else
+// localhost:5432, else, in a build with the dev tag, a container.
+func devFinder(explicit string) pgserver.Finder {
 	const envVar = "JETON_DEV_DATABASE_URL"
-	f := pgserver.Finder{EnvVar: envVar, Getenv: func(k string) string {
+	return pgserver.Finder{EnvVar: envVar, Getenv: func(k string) string {
 		if k == envVar {
 			return explicit
 		}
 		return ""
-	}}
+	}, StartContainer: startContainer}
+}
+
+// devDatabaseURL returns the dev database's URL: the one f's variable gives as is, or a
+// jeton_dev database created on the server f finds.
+func devDatabaseURL(ctx context.Context, f pgserver.Finder) (string, func(), error) {
 	url, stop, source, err := f.Find(ctx)
+	if _, ok := errors.AsType[*pgserver.NotFoundError](err); ok && f.StartContainer == nil {
+		return "", stop, fmt.Errorf("%w\n%s", err, noContainerHint)
+	}
 	if err != nil {
 		return "", stop, err
 	}
@@ -233,9 +253,11 @@ Admin API (global dev key, replaced at every start; see docs/ADMIN.md):
   ADMIN_KEY=%s
   curl -s -H "Authorization: Bearer $ADMIN_KEY" %s/admin/v1/tenants/demo/events
 
+Admin console: open %s/console/ and paste the ADMIN_KEY above.
+
 `, issuer, dbURL, s.appID, s.appSecret, s.rsID, s.rsSecret, s.password,
 		s.appID, s.appSecret, s.password, issuer,
 		s.rsID, s.rsSecret, issuer,
 		s.appID, s.appSecret, issuer,
-		s.adminKey, issuer)
+		s.adminKey, issuer, issuer)
 }

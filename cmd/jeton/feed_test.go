@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 // TestServeFeed runs the real serve command with --max-connections 1: an open revocation
@@ -24,12 +25,12 @@ func TestServeFeed(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	env := map[string]string{"JETON_DATABASE_URL": dbURL, "JETON_ISSUER": "http://127.0.0.1", "JETON_ADDR": "127.0.0.1:0",
 		"JETON_OPS_ADDR": "off", "JETON_SWEEP_INTERVAL": "0", "JETON_MAX_CONNECTIONS": "1", "JETON_SHUTDOWN_DRAIN": "0s"}
 	go func() {
-		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &syncBuffer{}, &stderr)
+		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &testkit.Buffer{}, &stderr)
 	}()
 	addr := waitListening(t, &stderr)
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 func TestByteSizeFlag(t *testing.T) {
@@ -34,14 +35,14 @@ func TestByteSizeFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b byteSize
-		err := b.Set(tt.in)
+		err := b.UnmarshalText([]byte(tt.in))
 		if (err == nil) != tt.ok || (tt.ok && b != tt.want) {
-			t.Errorf("Set(%q) = %d, %v; want %d, ok %v", tt.in, b, err, tt.want, tt.ok)
+			t.Errorf("UnmarshalText(%q) = %d, %v; want %d, ok %v", tt.in, b, err, tt.want, tt.ok)
 		}
 	}
 }
 
-// Issue 5: every phase of a request has a deadline and headers are bounded.
+// TestHTTPServerLimits: every phase of a request has a deadline and headers are bounded.
 func TestHTTPServerLimits(t *testing.T) {
 	s := newHTTPServer(http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)), 10*time.Second)
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 ||
@@ -50,18 +51,19 @@ func TestHTTPServerLimits(t *testing.T) {
 	}
 }
 
-// Issue 5: the served process refuses oversized headers (431) and accepts no more than
-// --max-connections connections at once; a connection past the cap waits until one closes.
+// TestServeBoundsConnections: the served process refuses oversized headers (431) and
+// accepts no more than --max-connections connections at once; a connection past the cap
+// waits until one closes.
 func TestServeBoundsConnections(t *testing.T) {
 	env := map[string]string{"JETON_DATABASE_URL": dbtest.NewURL(t), "JETON_ISSUER": "http://127.0.0.1:0",
 		"JETON_ADDR": "127.0.0.1:0", "JETON_OPS_ADDR": "off", "JETON_SWEEP_INTERVAL": "0",
 		"JETON_MAX_CONNECTIONS": "2", "JETON_MEMORY_LIMIT": "off", "JETON_SHUTDOWN_DRAIN": "0s"}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""),
-			&syncBuffer{}, &stderr)
+			&testkit.Buffer{}, &stderr)
 	}()
 	defer func() { cancel(); <-done }()
 	addr := waitListening(t, &stderr)

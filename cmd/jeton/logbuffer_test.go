@@ -4,12 +4,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 // Access log lines reach the log whole and in order: on the periodic flush, when the
 // buffer fills, and on Close.
 func TestLineBuffer(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	b := newLineBuffer(&out)
 	b.Write([]byte("one\n"))
 	b.Write([]byte("two\n"))

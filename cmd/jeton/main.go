@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,13 +17,22 @@ func main() {
 		hashWorker()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "jeton:", err)
-		}
-		os.Exit(1)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process's status for what run returned: 0 done, 2 a wrong command line
+// (run has printed why), 1 any other error, which it prints.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
+	fmt.Fprintln(os.Stderr, "jeton:", err)
+	return 1
 }
 
 // hashWorker runs this process as one of serve's password hashing workers
@@ -39,69 +47,4 @@ func hashWorker() {
 		os.Exit(1)
 	}
 	os.Exit(0)
-}
-
-// errUsage reports a command line that was wrong; the usage was already printed.
-var errUsage = errors.New("usage")
-
-// env is what every command gets from the process: its arguments after the command
-// name, the environment, and standard streams.
-type env struct {
-	args   []string
-	getenv func(string) string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-}
-
-const usage = `jeton: a multi-tenant OAuth2 authorization server.
-
-Usage:
-  jeton serve [flags]          serve /token, /introspect, /revoke (needs JETON_DATABASE_URL)
-  jeton dev [flags]            run on a local dev database with a seeded demo tenant
-  jeton migrate up|down|status apply, roll back or list migrations
-  jeton tenant create|update   manage tenants
-  jeton client create|update   manage clients
-  jeton user create|disable|enable|delete|set-password
-                               manage users
-  jeton admin-key create|list|revoke
-                               manage admin API keys
-  jeton healthcheck [--url U]  exit 0 when a running jeton answers /readyz (for containers)
-  jeton version                print the release (dev for a build from source)
-Run "jeton COMMAND -h" for a command's flags.
-`
-
-// run is the whole program; tests call it as the binary would run.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	e := env{args: args[2:], getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	switch args[1] {
-	case "serve":
-		return serve(ctx, e)
-	case "dev":
-		return dev(ctx, e)
-	case "migrate":
-		return migrate(ctx, e)
-	case "tenant":
-		return tenantCmd(ctx, e)
-	case "client":
-		return clientCmd(ctx, e)
-	case "user":
-		return userCmd(ctx, e)
-	case "admin-key":
-		return adminKeyCmd(ctx, e)
-	case "healthcheck":
-		return healthcheck(ctx, e)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "jeton", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "jeton: unknown command %q\n\n%s", args[1], usage)
-	return errUsage
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,20 +17,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/password"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
 
 // serve's hashing workers run this test binary (password.ProcessWorkers): here it serves
 // as one, as the jeton binary does.
@@ -39,35 +33,27 @@ func TestMain(m *testing.M) {
 	if os.Getenv(password.WorkerEnv) != "" {
 		hashWorker()
 	}
+	if os.Getenv(serveChildEnv) != "" {
+		serveChild()
+	}
 	os.Exit(m.Run())
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// jeton runs the command line as the binary would, with environ as its whole environment.
+// jeton runs the command line as the binary would, with environ as its whole environment,
+// and logs what it wrote to stderr when it fails.
 func jeton(t *testing.T, environ map[string]string, stdin string, args ...string) (stdout string, err error) {
 	t.Helper()
-	var out, errOut syncBuffer
-	err = run(context.Background(), append([]string{"jeton"}, args...), func(k string) string { return environ[k] },
-		strings.NewReader(stdin), &out, &errOut)
+	stdout, stderr, err := runCLI(environ, stdin, args...)
 	if err != nil {
-		t.Logf("jeton %v: %v\nstderr: %s", args, err, errOut.String())
+		t.Logf("jeton %v: %v\nstderr: %s", args, err, stderr)
 	}
-	return out.String(), err
+	return stdout, err
 }
 
-// fastArgon keeps CLI tests quick; serve refuses these, the admin commands accept them.
-var fastArgon = map[string]string{"JETON_ARGON2_MEMORY": "64", "JETON_ARGON2_TIME": "1"}
+// fastArgon keeps CLI tests quick (testkit.FastHash); serve refuses these, the admin
+// commands accept them.
+var fastArgon = map[string]string{"JETON_ARGON2_MEMORY": strconv.Itoa(int(testkit.FastHash.Memory)),
+	"JETON_ARGON2_TIME": strconv.Itoa(int(testkit.FastHash.Time))}
 
 func withEnv(base map[string]string, kv ...string) map[string]string {
 	out := map[string]string{}
@@ -82,12 +68,19 @@ func withEnv(base map[string]string, kv ...string) map[string]string {
 
 func TestMigrateUpDownUp(t *testing.T) {
 	env := map[string]string{"JETON_DATABASE_URL": dbtest.NewURL(t)}
+	// The newest migration is the one down rolls back.
+	names, err := filepath.Glob("../../migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("migrations: %v, %v", names, err)
+	}
+	newest := filepath.Base(names[len(names)-1])
+	num := newest[:5]
 	for _, step := range []struct{ action, want string }{
-		{"status", "applied  00002"},
-		{"down", "rolled back 00002_min_binary_version.sql"},
-		{"status", "pending  00002"},
-		{"up", "applied 00002_min_binary_version.sql"},
-		{"status", "applied  00002"},
+		{"status", "applied  " + num},
+		{"down", "rolled back " + newest},
+		{"status", "pending  " + num},
+		{"up", "applied " + newest},
+		{"status", "applied  " + num},
 	} {
 		out, err := jeton(t, env, "", "migrate", step.action)
 		if err != nil || !strings.Contains(out, step.want) {
@@ -237,13 +230,16 @@ func TestServeOverTLS(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	env := map[string]string{"JETON_DATABASE_URL": dbURL, "JETON_ISSUER": "https://jeton.test",
 		"JETON_TLS_CERT": certFile, "JETON_TLS_KEY": keyFile, "JETON_ADDR": "127.0.0.1:0", "JETON_OPS_ADDR": "127.0.0.1:0",
-		"JETON_SWEEP_INTERVAL": "0", "JETON_SHUTDOWN_DRAIN": "0s"}
+		"JETON_SWEEP_INTERVAL": "0", "JETON_SHUTDOWN_DRAIN": "0s",
+		// Hashing at the lowest CPU priority can starve on a busy shared machine: this test
+		// is about TLS.
+		"JETON_HASH_PROCESSES": "false", "JETON_REQUEST_TIMEOUT": "30s"}
 	go func() {
-		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &syncBuffer{}, &stderr)
+		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &testkit.Buffer{}, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -301,7 +297,7 @@ func createClient(t *testing.T, env map[string]string, args ...string) map[strin
 
 var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
-func waitListening(t *testing.T, stderr *syncBuffer) string {
+func waitListening(t *testing.T, stderr *testkit.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -344,4 +340,20 @@ func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestDevWithoutContainerFallback: a jeton dev built without the dev tag that finds no
+// server says that this build has no container fallback and how to get one.
+func TestDevWithoutContainerFallback(t *testing.T) {
+	f := devFinder("")
+	if f.StartContainer != nil {
+		t.Skip("built with the dev tag: this build has the container fallback")
+	}
+	f.LocalURL = "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"
+	_, stop, err := devDatabaseURL(context.Background(), f)
+	stop()
+	if err == nil || !strings.Contains(err.Error(), "no container fallback") || !strings.Contains(err.Error(), "make run") ||
+		strings.Contains(err.Error(), "Docker") {
+		t.Fatalf("dev without a server or the container fallback: %v", err)
+	}
 }

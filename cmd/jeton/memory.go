@@ -12,7 +12,7 @@ import (
 )
 
 // byteSize is a flag holding a number of bytes ("512MiB", "1GiB", "1048576"), or one of
-// autoMemoryLimit and noMemoryLimit.
+// autoMemoryLimit and noMemoryLimit ("auto", "off").
 type byteSize int64
 
 const (
@@ -20,18 +20,10 @@ const (
 	noMemoryLimit   byteSize = 0
 )
 
-func (b *byteSize) String() string {
-	switch *b {
-	case autoMemoryLimit:
-		return "auto"
-	case noMemoryLimit:
-		return "off"
-	}
-	return strconv.FormatInt(int64(*b), 10)
-}
-
-func (b *byteSize) Set(v string) error {
-	switch v = strings.TrimSpace(v); v {
+// UnmarshalText reads a size, "auto" or "off" (also "0").
+func (b *byteSize) UnmarshalText(text []byte) error {
+	v := strings.TrimSpace(string(text))
+	switch v {
 	case "auto":
 		*b = autoMemoryLimit
 		return nil

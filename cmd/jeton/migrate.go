@@ -2,30 +2,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jeton-auth/jeton/migrations"
+	"github.com/pressly/goose/v3"
 )
 
-// migrate runs "jeton migrate up|down|status".
-func migrate(ctx context.Context, e env) error {
-	if len(e.args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: jeton migrate up|down|status [--database-url URL]")
-		return errUsage
-	}
-	action := e.args[0]
-	e.args = e.args[1:]
-	fs := newFlags("migrate "+action, e)
-	dbURL := fs.String("database-url", "", "PostgreSQL URL")
-	if err := parseWithEnv(fs, e); err != nil {
-		return err
-	}
-	if *dbURL == "" {
-		return errors.New("JETON_DATABASE_URL (or --database-url) is required")
-	}
-	pool, err := openPool(ctx, *dbURL)
+// migrateCmd is "jeton migrate up|down|status".
+type migrateCmd struct {
+	Up     migrateUpCmd     `cmd:"" help:"Apply every pending migration."`
+	Down   migrateDownCmd   `cmd:"" help:"Roll back the latest migration (for development, not for a rollback in production)."`
+	Status migrateStatusCmd `cmd:"" help:"List the migrations, applied or pending."`
+}
+
+// migrateFlags are what every migrate action takes.
+type migrateFlags struct {
+	databaseFlags `embed:""`
+}
+
+// provider runs with goose's provider of the embedded migrations on the database.
+func (f migrateFlags) provider(ctx context.Context, run func(*goose.Provider) error) error {
+	pool, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -36,20 +34,43 @@ func migrate(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	switch action {
-	case "up":
+	return run(p)
+}
+
+type migrateUpCmd struct {
+	migrateFlags `embed:""`
+}
+
+func (c *migrateUpCmd) Run(ctx context.Context, e env) error {
+	return c.provider(ctx, func(p *goose.Provider) error {
 		res, err := p.Up(ctx)
 		for _, r := range res {
 			fmt.Fprintf(e.stdout, "applied %s\n", r.Source.Path)
 		}
 		return err
-	case "down":
+	})
+}
+
+type migrateDownCmd struct {
+	migrateFlags `embed:""`
+}
+
+func (c *migrateDownCmd) Run(ctx context.Context, e env) error {
+	return c.provider(ctx, func(p *goose.Provider) error {
 		r, err := p.Down(ctx)
 		if r != nil {
 			fmt.Fprintf(e.stdout, "rolled back %s\n", r.Source.Path)
 		}
 		return err
-	case "status":
+	})
+}
+
+type migrateStatusCmd struct {
+	migrateFlags `embed:""`
+}
+
+func (c *migrateStatusCmd) Run(ctx context.Context, e env) error {
+	return c.provider(ctx, func(p *goose.Provider) error {
 		st, err := p.Status(ctx)
 		if err != nil {
 			return err
@@ -58,7 +79,5 @@ func migrate(ctx context.Context, e env) error {
 			fmt.Fprintf(e.stdout, "%-8s %s\n", s.State, s.Source.Path)
 		}
 		return nil
-	}
-	fmt.Fprintf(e.stderr, "jeton migrate: unknown action %q (up, down, status)\n", action)
-	return errUsage
+	})
 }

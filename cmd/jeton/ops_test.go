@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jeton-auth/jeton/dbtest"
+	"github.com/jeton-auth/jeton/internal/testkit"
 )
 
 var opsListeningRE = regexp.MustCompile(`"msg":"ops listening","addr":"([^"]+)"`)
@@ -20,13 +21,13 @@ var opsListeningRE = regexp.MustCompile(`"msg":"ops listening","addr":"([^"]+)"`
 func TestServeOpsListener(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	env := map[string]string{"JETON_DATABASE_URL": dbURL, "JETON_ISSUER": "http://127.0.0.1:8080",
 		"JETON_ADDR": "127.0.0.1:0", "JETON_OPS_ADDR": "127.0.0.1:0", "JETON_SWEEP_INTERVAL": "0",
 		"JETON_SHUTDOWN_DRAIN": "0s"}
 	go func() {
-		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &syncBuffer{}, &stderr)
+		done <- run(ctx, []string{"jeton", "serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &testkit.Buffer{}, &stderr)
 	}()
 	defer func() {
 		cancel()

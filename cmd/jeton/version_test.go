@@ -42,9 +42,9 @@ func TestOlderThan(t *testing.T) {
 	}
 }
 
-// Issue 8: serve refuses to run on a schema that no longer supports it, naming both
-// versions, before migrating anything; a release at or above the minimum, and a dev
-// build, start.
+// TestServeRefusesOlderBinary: serve refuses to run on a schema that no longer supports
+// it, naming both versions, before migrating anything; a release at or above the minimum,
+// and a dev build, start.
 func TestServeRefusesOlderBinary(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	conn, err := pgx.Connect(context.Background(), dbURL)

@@ -17,7 +17,7 @@ import (
 	"github.com/jeton-auth/jeton/api"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/dbtest"
-	"github.com/jeton-auth/jeton/password"
+	"github.com/jeton-auth/jeton/internal/testkit"
 	"github.com/jeton-auth/jeton/service"
 )
 
@@ -46,7 +46,7 @@ func TestExample(t *testing.T) {
 	ctx := context.Background()
 	store := db.New(dbtest.New(t))
 	cfg := service.DefaultConfig()
-	cfg.Hash = password.Params{Memory: 64, Time: 1, Threads: 1}
+	cfg.Hash = testkit.FastHash
 	log := slog.New(slog.DiscardHandler)
 	svc, err := service.New(store, cfg, service.WithLogger(log))
 	if err != nil {
@@ -63,20 +63,19 @@ func TestExample(t *testing.T) {
 	jeton := httptest.NewServer(h)
 	t.Cleanup(func() { stopFeed(); <-feedDone; jeton.Close() })
 
-	cli := db.Actor{Type: "cli", ID: "test", Name: "cli:test"}
-	if _, err := svc.CreateTenant(ctx, cli, "demo", "Demo"); err != nil {
+	if _, err := svc.CreateTenant(ctx, testkit.Actor, "demo", "Demo"); err != nil {
 		t.Fatal(err)
 	}
-	app, appSecret, err := svc.CreateClient(ctx, cli, "demo", service.ClientSpec{Name: "demo-app",
+	app, appSecret, err := svc.CreateClient(ctx, testkit.Actor, "demo", service.ClientSpec{Name: "demo-app",
 		GrantTypes: []string{"password"}, Scopes: []string{"read", "write"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsClient, rsSecret, err := svc.CreateClient(ctx, cli, "demo", service.ClientSpec{Name: "demo-api", Introspect: true})
+	rsClient, rsSecret, err := svc.CreateClient(ctx, testkit.Actor, "demo", service.ClientSpec{Name: "demo-api", Introspect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, cli, "demo", "alice", "correct horse battery staple", nil); err != nil {
+	if _, err := svc.CreateUser(ctx, testkit.Actor, "demo", "alice", testkit.AlicePassword, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -102,7 +101,7 @@ func TestExample(t *testing.T) {
 		t.Fatal("the example did not start")
 	}
 
-	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse battery staple"}}
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testkit.AlicePassword}}
 	req, _ := http.NewRequest(http.MethodPost, jeton.URL+"/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(app.ID, appSecret)

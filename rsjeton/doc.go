@@ -1,4 +1,0 @@
-// Package rsjeton holds the tests of package rs, the Go toolkit for resource servers,
-// against a real jeton: a PostgreSQL database, the service, the HTTP API and its
-// revocation feed. It has no code of its own.
-package rsjeton
