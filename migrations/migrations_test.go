@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jeton-auth/jeton/dbtest"
@@ -67,5 +68,24 @@ func TestConcurrentUpAppliesEachMigrationOnce(t *testing.T) {
 	if applied != len(names) || distinct != len(names) || dups != 0 {
 		t.Errorf("goose_db_version: %d rows, %d versions, %d versions twice; want each of the %d migrations once",
 			applied, distinct, dups, len(names))
+	}
+}
+
+// A start with nothing to apply does not wait for the migration lock (goose's Up checks
+// for pending migrations first): an instance migrating holds it for as long as that takes,
+// and the others, already on the schema, must start meanwhile.
+func TestUpWithNothingPendingTakesNoLock(t *testing.T) {
+	pool := dbtest.New(t) // every migration applied, goose_lock released
+	ctx := context.Background()
+	tag, err := pool.Exec(ctx, `UPDATE goose_lock SET locked = true, locked_at = now(),
+		locked_by = 'another instance', lease_expires_at = now() + interval '1 hour', updated_at = now()`)
+	if err != nil || tag.RowsAffected() == 0 {
+		t.Fatalf("holding the lock: %v rows, %v", tag.RowsAffected(), err)
+	}
+	// The locker tries for five minutes; a start that asked for it would end with ctx.
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := migrations.Up(ctx, pool); err != nil {
+		t.Fatalf("Up on a migrated database while another instance holds the lock: %v", err)
 	}
 }
