@@ -1,4 +1,4 @@
-# jeton: CI runs `make deps test test-pgbouncer test-examples test-console` (see .ci/run).
+# jeton: CI runs `make deps test test-pgbouncer test-examples test-console chaos-ha` (see .ci/run).
 
 GO ?= go
 

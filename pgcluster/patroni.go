@@ -17,7 +17,7 @@ import (
 
 // ErrNoHATools means Patroni, etcd or HAProxy is missing; the error wrapping it names which.
 var ErrNoHATools = errors.New("an HA cluster needs Patroni, etcd and HAProxy " +
-	"(Debian: apt-get install patroni etcd-server etcd-client haproxy, or make deps)")
+	"(Debian: apt-get install patroni etcd-server haproxy, or make deps)")
 
 // HATools are the programs of an HA cluster: Debian's patroni (run by /usr/bin/python3,
 // the only Python its packages work with), etcd-server and haproxy.

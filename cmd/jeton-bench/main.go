@@ -38,7 +38,7 @@ func main() {
 
 // scenarios in the order they run; --only picks some of them.
 var scenarioNames = []string{"startup", "rss", "introspect", "client-credentials", "password", "mfa", "webhooks", "refresh",
-	"revoke", "flood", "enumeration", "storage", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke",
+	"revoke", "pgbouncer", "flood", "enumeration", "storage", "scale", "sweep", "sessions", "revoke-to-refusal", "bulk-revoke",
 	"user-import"}
 
 type config struct {
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&c.tokens, "tokens", 1_000_000, "live tokens to seed (--full: 10,000,000)")
 	fs.IntVar(&c.tenants, "tenants", 1, "tenants holding the live tokens (--full: 10,000)")
 	fs.Int64Var(&c.sweepTokens, "sweep-tokens", 1_000_000, "expired tokens per sweep round (--full: 5,000,000)")
-	fs.IntVar(&c.sweepRounds, "sweep-rounds", 1, "sweep rounds, table size after each (--full: 2)")
+	fs.IntVar(&c.sweepRounds, "sweep-rounds", 3, "sweep rounds, table size after each")
 	fs.IntVar(&c.enumRequests, "enum-requests", 200, "requests per distribution in the enumeration scenario")
 	fs.StringVar(&c.pgURL, "pg-url", "", "use this PostgreSQL server instead of starting one (a database is created and dropped)")
 	fs.StringVar(&c.out, "out", "docs/BENCHMARKS.md", "report to write")
@@ -102,9 +102,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if !set["sweep-tokens"] {
 			c.sweepTokens = 5_000_000
-		}
-		if !set["sweep-rounds"] {
-			c.sweepRounds = 2
 		}
 	}
 	if c.chart == "" {
@@ -342,7 +339,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 	steps := map[string]func(context.Context) error{
 		"startup": b.startup, "rss": b.rss, "introspect": b.introspect,
 		"client-credentials": b.clientCredentials, "password": b.passwordGrant, "mfa": b.mfaLogins, "webhooks": b.webhooks, "refresh": b.refresh,
-		"revoke": b.revoke, "flood": b.flood, "enumeration": b.enumeration, "storage": b.storage, "scale": b.scale,
+		"revoke": b.revoke, "pgbouncer": b.pooled, "flood": b.flood, "enumeration": b.enumeration, "storage": b.storage, "scale": b.scale,
 		"sweep": b.sweep, "sessions": b.sessions, "revoke-to-refusal": b.revokeToRefusal,
 		"bulk-revoke": b.bulkRevoke, "user-import": b.userImport,
 	}
