@@ -148,15 +148,19 @@ var isolationMFA = []isolationCase{
 			t.Error("CreateMFAToken as B for A's client and user succeeded")
 		}
 	}},
-	{name: "CompleteMFALogin", act: func(t *testing.T, w *world) {
+	{name: "AttemptMFALogin", act: func(t *testing.T, w *world) {
 		h, unchanged := mfaOfA(t, w)
 		defer unchanged()
 		l := db.Login{TenantID: w.b.ID, ClientID: w.client.ID, UserID: w.user.ID, SessionID: uuid.New(), Scope: "read",
 			Now: isoNow, SessionExpiresAt: isoNow.Add(time.Hour), Epochs: db.Epochs{Tenant: w.b.Epoch, Client: w.client.Epoch, User: &w.user.Epoch},
 			Access: w.newToken(isoNow.Add(time.Minute)), Event: evIn(w.b.ID, "login_success")}
-		err := w.store.CompleteMFALogin(context.Background(), db.MFACompletion{TokenHash: h, Login: l, AMR: []string{"pwd", "otp"},
-			TOTPStep: 99, Username: w.user.Username, IP: w.counters.IP})
-		wantStale(t, "CompleteMFALogin", err)
+		fail := evIn(w.b.ID, "mfa_failure")
+		_, err := w.store.AttemptMFALogin(context.Background(), db.MFALoginAttempt{
+			Attempt: db.MFAAttempt{TenantID: w.b.ID, UserID: w.user.ID, TokenHash: h, Limit: 10, Window: 15 * time.Minute, Now: isoNow},
+			Completion: &db.MFACompletion{TokenHash: h, Login: l, AMR: []string{"pwd", "otp"},
+				TOTPStep: 99, Username: w.user.Username, IP: w.counters.IP},
+			Failure: &fail})
+		wantStale(t, "AttemptMFALogin", err)
 	}},
 	{name: "ResealTOTP", act: func(t *testing.T, w *world) {
 		_, unchanged := mfaOfA(t, w)

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -169,22 +170,95 @@ RETURNING f.expires_at`
 // live, counting nothing in either case.
 func (s *Store) CountMFAAttempt(ctx context.Context, a MFAAttempt) (time.Time, error) {
 	var until time.Time
-	// The token's row first, then the user's: the order completeMFALogin locks them in.
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if a.TokenHash != nil {
-			if err := execOne(ctx, tx, "count mfa attempt", countMFATokenAttempt, a.TokenHash, a.TenantID, a.Now); err != nil {
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		until, err = countMFAAttempt(ctx, tx, a)
+		return err
+	})
+	return until, err
+}
+
+// countMFAAttempt is CountMFAAttempt in tx, in one round trip: whatever it finds, the
+// caller's rollback on its error undoes what the batch counted.
+func countMFAAttempt(ctx context.Context, tx pgx.Tx, a MFAAttempt) (time.Time, error) {
+	var b pgx.Batch
+	// The token's row first, then the user's: the order the completing statements lock them in.
+	if a.TokenHash != nil {
+		b.Queue(countMFATokenAttempt, a.TokenHash, a.TenantID, a.Now)
+	}
+	b.Queue(countUserMFAAttempt, a.TenantID, a.UserID, a.Now, a.Window.Seconds(), a.Limit)
+	b.Queue(`SELECT expires_at FROM mfa_failures WHERE tenant_id = $1 AND user_id = $2`, a.TenantID, a.UserID)
+	br := tx.SendBatch(ctx, &b)
+	until, err := countedAttempt(br, a.TokenHash != nil)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return until, translate("count mfa attempt", err)
+}
+
+// countedAttempt reads countMFAAttempt's batch: ErrStale when the token was not counted,
+// ErrMFALimit (and when the window ends) when the user was not.
+func countedAttempt(br pgx.BatchResults, token bool) (time.Time, error) {
+	if token {
+		tag, err := br.Exec()
+		if err != nil {
+			return time.Time{}, err
+		}
+		if tag.RowsAffected() == 0 {
+			return time.Time{}, fmt.Errorf("count mfa attempt: %w", ErrStale)
+		}
+	}
+	var until time.Time
+	counted := true
+	if err := br.QueryRow().Scan(&until); errors.Is(err, pgx.ErrNoRows) {
+		counted = false
+	} else if err != nil {
+		return time.Time{}, err
+	}
+	if err := br.QueryRow().Scan(&until); err != nil {
+		return time.Time{}, err
+	}
+	if !counted {
+		return until, ErrMFALimit
+	}
+	return until, nil
+}
+
+// MFALoginAttempt is a second-factor code sent for a login's mfa_token: Attempt counts
+// it; Completion is the login it completes when the caller found the code right, Failure
+// the event of a wrong one. Neither: the code is only counted (a right code whose login
+// goes on elsewhere).
+type MFALoginAttempt struct {
+	Attempt    MFAAttempt
+	Completion *MFACompletion
+	Failure    *Event
+}
+
+// AttemptMFALogin counts a's code and, in the same transaction, completes its login or
+// records its failure: one commit for the whole second step. A code that Completion
+// finds used already (a replay, or a concurrent request's) is recorded as a failure.
+// Errors: ErrMFALimit and when the user's window ends, ErrStale when the token is no
+// longer live or the login's tenant, client or user changed (both writing nothing), and
+// ErrCodeUsed when the failure was recorded (counted, nothing else written).
+func (s *Store) AttemptMFALogin(ctx context.Context, a MFALoginAttempt) (time.Time, error) {
+	var until time.Time
+	failed := false
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		if until, err = countMFAAttempt(ctx, tx, a.Attempt); err != nil {
+			return err
+		}
+		if a.Completion != nil {
+			if err = completeMFALogin(ctx, tx, *a.Completion); !errors.Is(err, ErrCodeUsed) {
 				return err
 			}
 		}
-		err := tx.QueryRow(ctx, countUserMFAAttempt, a.TenantID, a.UserID, a.Now, a.Window.Seconds(), a.Limit).Scan(&until)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = tx.QueryRow(ctx, `SELECT expires_at FROM mfa_failures WHERE tenant_id = $1 AND user_id = $2`,
-				a.TenantID, a.UserID).Scan(&until)
-			if err == nil {
-				return ErrMFALimit
-			}
+		if a.Failure == nil {
+			return nil
 		}
-		return translate("count mfa attempt", err)
+		failed = true
+		return writeEvent(ctx, tx, *a.Failure)
 	})
+	if err == nil && failed {
+		err = fmt.Errorf("mfa login: %w", ErrCodeUsed)
+	}
 	return until, err
 }

@@ -104,7 +104,8 @@ func replaceRecoveryCodes(ctx context.Context, tx pgx.Tx, tenant, user uuid.UUID
 // UseTOTPAndReplaceCodes accepts the code u (ErrStale when its step is not later than the
 // last accepted, or the factor is not in the state u expects) and replaces the user's
 // recovery codes with rc, writing ev, in one transaction; login, when not nil, completes
-// that login in the same transaction (CompleteMFALogin).
+// that login in the same transaction (completeMFALogin, its factor already used: neither
+// a step nor a recovery code).
 func (s *Store) UseTOTPAndReplaceCodes(ctx context.Context, u TOTPUse, rc RecoveryCodes, ev Event, login *MFACompletion) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		// The mfa_token's row first, the order CountMFAAttempt locks in.
@@ -188,15 +189,6 @@ type MFACompletion struct {
 	Code *AuthCode
 }
 
-// CompleteMFALogin consumes the mfa_token, the TOTP step or recovery code, clears the
-// user's failure counter, issues the login with its amr and makes the address known, in
-// one transaction. It returns ErrStale, writing nothing, when the token is no longer live
-// for the login's client, the code was used meanwhile (a replay) or the login's tenant,
-// client or user changed.
-func (s *Store) CompleteMFALogin(ctx context.Context, c MFACompletion) error {
-	return s.tx(ctx, func(tx pgx.Tx) error { return completeMFALogin(ctx, tx, c) })
-}
-
 // The attempt that consumes the token was counted already (CountMFAAttempt): the 5th
 // may still succeed.
 const consumeMFAToken = `UPDATE mfa_tokens m SET used_at = $2 FROM users u
@@ -215,11 +207,13 @@ const mfaLoginSucceeded = `WITH p AS (
 INSERT INTO known_ips AS k (tenant_id, user_id, ip, last_success_at) VALUES ($1, $2, $4, $5)
 ON CONFLICT (tenant_id, user_id, ip) DO UPDATE SET last_success_at = EXCLUDED.last_success_at`
 
+// completeMFALogin uses the TOTP step or recovery code (ErrCodeUsed, having written
+// nothing, when it was used already), consumes the mfa_token, clears the user's failure
+// counter, issues the login with its amr and makes the address known, in tx. It returns
+// ErrStale when the token is no longer live for the login's client or the login's
+// tenant, client or user changed.
 func completeMFALogin(ctx context.Context, tx pgx.Tx, c MFACompletion) error {
 	l := c.Login
-	if err := execOne(ctx, tx, "consume mfa token", consumeMFAToken, c.TokenHash, l.Now, l.TenantID, l.ClientID); err != nil {
-		return err
-	}
 	switch {
 	case c.TOTPStep != 0:
 		if err := useTOTP(ctx, tx, TOTPUse{TenantID: l.TenantID, UserID: l.UserID, Step: c.TOTPStep}, l.Now); err != nil {
@@ -232,6 +226,9 @@ func completeMFALogin(ctx context.Context, tx pgx.Tx, c MFACompletion) error {
 			}
 			return err
 		}
+	}
+	if err := execOne(ctx, tx, "consume mfa token", consumeMFAToken, c.TokenHash, l.Now, l.TenantID, l.ClientID); err != nil {
+		return err
 	}
 	if c.Code != nil {
 		if err := insertCode(ctx, tx, *c.Code); err != nil {

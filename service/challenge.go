@@ -177,17 +177,20 @@ func (s *Service) continueChallenge(ctx context.Context, ca db.ClientAuth, r Cha
 		return ChallengeResponse{}, &MFARequiredError{Token: r.AuthSession, Enrollment: ch.Token.Enrollment}
 	}
 	g := MFAGrant{OTP: r.OTP, RecoveryCode: r.RecoveryCode, Actor: r.Login.Actor}
-	comp, factor, err := s.secondFactor(ctx, ca, ch, h[:], g, now)
+	comp, factor, err := s.secondFactor(ctx, ch, h[:], g, now)
 	if err != nil {
 		return ChallengeResponse{}, err
 	}
-	tok, code, err := s.newCode(ca, ch.User, ch.Token.Scope, comp.AMR, cs, ch.Token.IP, now)
-	if err != nil {
-		return ChallengeResponse{}, err
+	var tok string
+	if comp != nil {
+		var code db.AuthCode
+		if tok, code, err = s.newCode(ca, ch.User, ch.Token.Scope, comp.AMR, cs, ch.Token.IP, now); err != nil {
+			return ChallengeResponse{}, err
+		}
+		comp.Login = db.Login{TenantID: ca.Tenant.ID, ClientID: ca.Client.ID, UserID: ch.User.ID, Now: now}
+		comp.Code = &code
 	}
-	comp.Login = db.Login{TenantID: ca.Tenant.ID, ClientID: ca.Client.ID, UserID: ch.User.ID, Now: now}
-	comp.Code = &code
-	if err := s.completeSecondFactor(ctx, ca, ch, factor, g.Actor, comp); err != nil {
+	if err := s.attemptSecondFactor(ctx, ca, ch, factor, g.Actor, comp, true, now); err != nil {
 		return ChallengeResponse{}, err
 	}
 	return ChallengeResponse{AuthorizationCode: tok}, nil

@@ -185,7 +185,7 @@ type MFAGrant struct {
 // MFAGrant completes a login whose password was right with a second factor, for the
 // client the mfa_token was issued to. Wrong or replayed codes and unknown, expired, used,
 // dead or foreign tokens are ErrInvalidGrant; a user past her wrong-code limit gets a
-// *ThrottledError before her code is checked. Other errors: ErrUnauthorizedClient and the
+// *ThrottledError, whatever her code. Other errors: ErrUnauthorizedClient and the
 // database's.
 func (s *Service) MFAGrant(ctx context.Context, ca db.ClientAuth, g MFAGrant) (TokenResponse, error) {
 	if !allows(ca.Client, GrantPassword) {
@@ -203,21 +203,29 @@ func (s *Service) MFAGrant(ctx context.Context, ca db.ClientAuth, g MFAGrant) (T
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("mfa grant: %w", err)
 	}
-	comp, factor, err := s.secondFactor(ctx, ca, ch, h[:], g, now)
+	comp, factor, err := s.secondFactor(ctx, ch, h[:], g, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if r := ch.User.PasswordChangeReason; r != "" {
-		// After the second factor, even a breached password's holder may set the next one.
+	if r := ch.User.PasswordChangeReason; r != "" && comp != nil {
+		// After the second factor, even a breached password's holder may set the next one;
+		// the code is only counted, the login goes on with the new password.
+		if err := s.attemptSecondFactor(ctx, ca, ch, factor, g.Actor, nil, false, now); err != nil {
+			return TokenResponse{}, err
+		}
 		return TokenResponse{}, s.passwordChangeAnswer(ctx, ca.Tenant, ch.User, r, true, g.Actor)
 	}
-	resp, login, err := s.newLogin(ca, ch.User, grantedScope(ch.Token.Scope, ch.User, ca.Client), g.Actor, now)
-	if err != nil {
-		return TokenResponse{}, err
+	var resp TokenResponse
+	if comp != nil {
+		var login db.Login
+		resp, login, err = s.newLogin(ca, ch.User, grantedScope(ch.Token.Scope, ch.User, ca.Client), g.Actor, now)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		login.Event.Detail["amr"] = comp.AMR
+		comp.Login = login
 	}
-	login.Event.Detail["amr"] = comp.AMR
-	comp.Login = login
-	if err := s.completeSecondFactor(ctx, ca, ch, factor, g.Actor, comp); err != nil {
+	if err := s.attemptSecondFactor(ctx, ca, ch, factor, g.Actor, comp, true, now); err != nil {
 		return TokenResponse{}, err
 	}
 	if comp.RecoveryHash != nil {
@@ -228,14 +236,10 @@ func (s *Service) MFAGrant(ctx context.Context, ca db.ClientAuth, g MFAGrant) (T
 	return resp, nil
 }
 
-// secondFactor verifies g's code for the live challenge ch (its token's hash h) of ca's
-// login: the code is counted (on the token and the user) before it is checked, a user past
-// her wrong-code limit gets a *ThrottledError, a wrong code is ErrInvalidGrant.
-// It returns the completion to record (its Login still to fill) and the factor's name.
-func (s *Service) secondFactor(ctx context.Context, ca db.ClientAuth, ch db.MFAChallenge, h []byte, g MFAGrant, now time.Time) (db.MFACompletion, string, error) {
-	if err := s.countAttempt(ctx, ca.Tenant, ch.User, h, now); err != nil {
-		return db.MFACompletion{}, "", err
-	}
+// secondFactor checks g's code for the live challenge ch (its token's hash h) and
+// returns the completion to record when it is right (its Login still to fill), nil when
+// it is wrong, and the factor's name. Whether it counts is attemptSecondFactor's to say.
+func (s *Service) secondFactor(ctx context.Context, ch db.MFAChallenge, h []byte, g MFAGrant, now time.Time) (*db.MFACompletion, string, error) {
 	comp := db.MFACompletion{TokenHash: h, Username: ch.User.Username, IP: ch.Token.IP}
 	factor := "otp"
 	var err error
@@ -247,48 +251,71 @@ func (s *Service) secondFactor(ctx context.Context, ca db.ClientAuth, ch db.MFAC
 		comp.RecoveryHash, err = s.recoveryCodeHash(ctx, ch.User, g.RecoveryCode)
 	}
 	if errors.Is(err, errWrongCode) {
-		return comp, factor, s.mfaFailure(ctx, ca, ch, factor, g.Actor)
-	}
-	return comp, factor, err
-}
-
-// completeSecondFactor records comp, a second factor secondFactor accepted for ch: a code
-// that a concurrent request used first is a replay, counted as a wrong one; a token that
-// died meanwhile is ErrInvalidGrant.
-func (s *Service) completeSecondFactor(ctx context.Context, ca db.ClientAuth, ch db.MFAChallenge, factor string, actor db.Actor, comp db.MFACompletion) error {
-	if comp.RecoveryHash != nil {
-		ev := s.event("recovery_code_used", actor, &ca.Tenant)
-		ev.ClientID, ev.UserID = ca.Client.ID, ch.User.ID.String()
-		ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", ch.User.ID.String(), ch.User.Username
-		comp.Events = append(comp.Events, ev)
-	}
-	err := s.store.CompleteMFALogin(ctx, comp)
-	if errors.Is(err, db.ErrCodeUsed) {
-		return s.mfaFailure(ctx, ca, ch, factor, actor)
-	}
-	if errors.Is(err, db.ErrStale) {
-		return ErrInvalidGrant
+		return nil, factor, nil
 	}
 	if err != nil {
-		return fmt.Errorf("mfa grant: %w", err)
+		return nil, factor, err
 	}
-	return nil
+	return &comp, factor, nil
+}
+
+// attemptSecondFactor counts a code of ch's login and, in the same transaction, records
+// comp (the login it completes) or, when comp is nil or its code was used meanwhile (a
+// replay), the code's failure when failure is set: then ErrInvalidGrant. A user past her
+// wrong-code limit gets a *ThrottledError before anything else, and a token that allows
+// no more codes, or died meanwhile, is ErrInvalidGrant; both write nothing.
+func (s *Service) attemptSecondFactor(ctx context.Context, ca db.ClientAuth, ch db.MFAChallenge, factor string, actor db.Actor,
+	comp *db.MFACompletion, failure bool, now time.Time) error {
+	a := db.MFALoginAttempt{Attempt: s.mfaAttempt(ca.Tenant, ch.User, ch.Token.Hash, now), Completion: comp}
+	if failure {
+		ev := s.mfaUserEvent("mfa_failure", ca, ch, actor)
+		ev.Detail = map[string]any{"factor": factor}
+		a.Failure = &ev
+	}
+	if comp != nil && comp.RecoveryHash != nil {
+		comp.Events = append(comp.Events, s.mfaUserEvent("recovery_code_used", ca, ch, actor))
+	}
+	until, err := s.store.AttemptMFALogin(ctx, a)
+	if errors.Is(err, db.ErrCodeUsed) {
+		return ErrInvalidGrant
+	}
+	return attemptError(err, until, now)
+}
+
+// mfaUserEvent is an event of kind about ch's user, by ca's client.
+func (s *Service) mfaUserEvent(kind string, ca db.ClientAuth, ch db.MFAChallenge, actor db.Actor) db.Event {
+	ev := s.event(kind, actor, &ca.Tenant)
+	ev.ClientID, ev.UserID = ca.Client.ID, ch.User.ID.String()
+	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", ch.User.ID.String(), ch.User.Username
+	return ev
 }
 
 // errWrongCode is a code that does not match, or was used already.
 var errWrongCode = errors.New("wrong code")
+
+// mfaAttempt is a code about to be checked for u of tenant t, on the mfa_token with
+// tokenHash (none when nil), under t's wrong-code limit.
+func (s *Service) mfaAttempt(t db.Tenant, u db.User, tokenHash []byte, now time.Time) db.MFAAttempt {
+	limit := DefaultMFAFailureLimit
+	if t.MFAFailureLimit != nil {
+		limit = *t.MFAFailureLimit
+	}
+	return db.MFAAttempt{TenantID: t.ID, UserID: u.ID, TokenHash: tokenHash, Limit: limit, Window: MFAFailureWindow, Now: now}
+}
 
 // countAttempt counts a code about to be checked for u on the mfa_token with tokenHash
 // (none when nil) and on u's counter, before the check, so that concurrent codes cannot
 // pass the limits together. It returns a *ThrottledError when u reached the tenant's
 // limit, ErrInvalidGrant when the token allows no more codes.
 func (s *Service) countAttempt(ctx context.Context, t db.Tenant, u db.User, tokenHash []byte, now time.Time) error {
-	limit := DefaultMFAFailureLimit
-	if t.MFAFailureLimit != nil {
-		limit = *t.MFAFailureLimit
-	}
-	until, err := s.store.CountMFAAttempt(ctx, db.MFAAttempt{TenantID: t.ID, UserID: u.ID, TokenHash: tokenHash,
-		Limit: limit, Window: MFAFailureWindow, Now: now})
+	until, err := s.store.CountMFAAttempt(ctx, s.mfaAttempt(t, u, tokenHash, now))
+	return attemptError(err, until, now)
+}
+
+// attemptError is what counting a code answered: a *ThrottledError until the user's
+// window ends when she reached her limit, ErrInvalidGrant when the token allows no more
+// codes.
+func attemptError(err error, until, now time.Time) error {
 	switch {
 	case errors.Is(err, db.ErrMFALimit):
 		secs := int64(until.Sub(now)+time.Second-1) / int64(time.Second)
@@ -299,19 +326,6 @@ func (s *Service) countAttempt(ctx context.Context, t db.Tenant, u db.User, toke
 		return fmt.Errorf("mfa attempt: %w", err)
 	}
 	return nil
-}
-
-// mfaFailure writes the mfa_failure event of a wrong code (counted already by
-// countAttempt) and returns ErrInvalidGrant.
-func (s *Service) mfaFailure(ctx context.Context, ca db.ClientAuth, ch db.MFAChallenge, factor string, actor db.Actor) error {
-	ev := s.event("mfa_failure", actor, &ca.Tenant)
-	ev.ClientID, ev.UserID = ca.Client.ID, ch.User.ID.String()
-	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", ch.User.ID.String(), ch.User.Username
-	ev.Detail = map[string]any{"factor": factor}
-	if err := s.store.RecordEvent(ctx, ev); err != nil {
-		return fmt.Errorf("mfa failure: %w", err)
-	}
-	return ErrInvalidGrant
 }
 
 // checkTOTP returns the step of code for u's active factor, errWrongCode when it does not
