@@ -2,8 +2,6 @@ package pgcluster
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,22 +64,16 @@ func (e *Etcd) Start(ctx context.Context) error {
 	if err := e.proc.start(); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if resp, err := client.Get("http://" + e.Endpoint() + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				e.logf("etcd started in %s on port %d", e.Dir, e.ClientPort)
-				return nil
-			}
-		}
-		if !e.proc.running() || time.Now().After(deadline) || ctx.Err() != nil {
-			_ = e.proc.stop(syscall.SIGKILL, 10*time.Second)
-			return fmt.Errorf("etcd did not become healthy:\n%s", e.proc.logTail(3000))
-		}
-		time.Sleep(50 * time.Millisecond)
+	health := "http://" + e.Endpoint() + "/health"
+	err := e.proc.waitFor(ctx, "etcd did not become healthy", 50*time.Millisecond, func() bool {
+		return get(ctx, health, time.Second, nil) == nil
+	})
+	if err != nil {
+		_ = e.proc.stop(syscall.SIGKILL, 10*time.Second)
+		return err
 	}
+	e.logf("etcd started in %s on port %d", e.Dir, e.ClientPort)
+	return nil
 }
 
 // Stop shuts etcd down (SIGTERM) and waits for it.

@@ -41,20 +41,18 @@ func (h *HA) StartHAProxy(ctx context.Context) (*HAProxy, error) {
 	// HAProxy counts a server up until its first check says otherwise, and balances round
 	// robin: only twice as many writable connections in a row as there are nodes say that
 	// every standby is out.
-	deadline := time.Now().Add(time.Minute)
 	url := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=2", p.Host())
-	for inARow := 0; inARow < 2*len(h.Nodes); {
-		if writable(ctx, url) {
-			inARow++
-			continue
+	leaderOnly := func() bool {
+		for range 2 * len(h.Nodes) {
+			if !writable(ctx, url) {
+				return false
+			}
 		}
-		inARow = 0
-		if !p.proc.running() || time.Now().After(deadline) || ctx.Err() != nil {
-			err := fmt.Errorf("no primary through HAProxy within a minute:\n%s", p.proc.logTail(3000))
-			p.Remove()
-			return nil, err
-		}
-		time.Sleep(100 * time.Millisecond)
+		return true
+	}
+	if err := p.proc.waitFor(ctx, "no primary through HAProxy within a minute", 100*time.Millisecond, leaderOnly); err != nil {
+		p.Remove()
+		return nil, err
 	}
 	return p, nil
 }

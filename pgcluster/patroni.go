@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -296,7 +297,13 @@ func writable(ctx context.Context, url string) bool {
 
 // getJSON decodes the JSON answer of a GET, which must be 200.
 func getJSON(ctx context.Context, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	return get(ctx, url, 2*time.Second, func(body io.Reader) error { return json.NewDecoder(body).Decode(v) })
+}
+
+// get GETs url, which must answer 200 within limit, and hands the body to read (nil: the
+// answer is all that counts).
+func get(ctx context.Context, url string, limit time.Duration, read func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -310,5 +317,8 @@ func getJSON(ctx context.Context, url string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	if read == nil {
+		return nil
+	}
+	return read(resp.Body)
 }

@@ -123,14 +123,10 @@ func StartPgbouncer(ctx context.Context, opts PgbouncerOptions) (*Pgbouncer, err
 		p.Remove()
 		return nil, err
 	}
-	deadline := time.Now().Add(time.Minute)
-	for !writable(ctx, p.URL("postgres")) {
-		if !p.proc.running() || time.Now().After(deadline) || ctx.Err() != nil {
-			err := fmt.Errorf("pgbouncer did not answer within a minute:\n%s", p.proc.logTail(3000))
-			p.Remove()
-			return nil, err
-		}
-		time.Sleep(50 * time.Millisecond)
+	answers := func() bool { return writable(ctx, p.URL("postgres")) }
+	if err := p.proc.waitFor(ctx, "pgbouncer did not answer within a minute", 50*time.Millisecond, answers); err != nil {
+		p.Remove()
+		return nil, err
 	}
 	return p, nil
 }

@@ -308,17 +308,8 @@ func (c *Cluster) forget(cmd *exec.Cmd) {
 // Running reports whether postgres was started and has not exited.
 func (c *Cluster) Running() bool {
 	c.mu.Lock()
-	done := c.done
-	c.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	defer c.mu.Unlock()
+	return alive(c.done)
 }
 
 // Stop shuts postgres down in mode and waits for it to exit; after a minute it is

@@ -1,6 +1,7 @@
 package pgcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -61,8 +62,14 @@ func (p *process) start() error {
 // running reports whether the process was started and has not exited.
 func (p *process) running() bool {
 	p.mu.Lock()
-	done := p.done
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	return alive(p.done)
+}
+
+// alive reports whether a child was started and has not exited, given the channel that
+// is closed when its Wait returns (nil when it was never started). A Cluster's channel
+// carries postgres's exit status before it is closed, a process's nothing.
+func alive[T any](done <-chan T) bool {
 	if done == nil {
 		return false
 	}
@@ -72,6 +79,20 @@ func (p *process) running() bool {
 	default:
 		return true
 	}
+}
+
+// waitFor asks ready every interval until it answers true. It gives up, with an error
+// saying what did not happen and the tail of the log, when the process exits, after a
+// minute, or when ctx ends; the caller stops the process then.
+func (p *process) waitFor(ctx context.Context, what string, interval time.Duration, ready func() bool) error {
+	deadline := time.Now().Add(time.Minute)
+	for !ready() {
+		if !p.running() || time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s:\n%s", what, p.logTail(3000))
+		}
+		time.Sleep(interval)
+	}
+	return nil
 }
 
 // pid returns the process id, 0 when it is not running.

@@ -64,6 +64,17 @@ func (f adminFlags) withService(ctx context.Context, e env, do func(*service.Ser
 	return do(svc)
 }
 
+// act runs do, a service call that returns nothing, on a service opened as open opens it,
+// and then prints what was done: result as one JSON object, or text.
+func (f adminFlags) act(ctx context.Context, e env, asJSON bool, result any, text string, do func(*service.Service) error) error {
+	return f.withService(ctx, e, func(svc *service.Service) error {
+		if err := do(svc); err != nil {
+			return err
+		}
+		return output(e.stdout, asJSON, result, text)
+	})
+}
+
 // output prints v as one JSON object, or text as is.
 func output(w io.Writer, asJSON bool, v any, text string) error {
 	if asJSON {

@@ -232,13 +232,9 @@ type clientDeleteCmd struct {
 }
 
 func (c *clientDeleteCmd) Run(ctx context.Context, e env) error {
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.DeleteClient(ctx, cliActor(), c.Tenant, c.ClientID); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, map[string]any{"client_id": c.ClientID, "tenant": c.Tenant, "deleted": true},
-			"deleted client "+c.ClientID+" with its secrets, sessions and tokens")
-	})
+	return c.act(ctx, e, c.JSON, map[string]any{"client_id": c.ClientID, "tenant": c.Tenant, "deleted": true},
+		"deleted client "+c.ClientID+" with its secrets, sessions and tokens",
+		func(svc *service.Service) error { return svc.DeleteClient(ctx, cliActor(), c.Tenant, c.ClientID) })
 }
 
 type clientRotateSecretCmd struct {

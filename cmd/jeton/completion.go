@@ -119,6 +119,44 @@ func (n completionNode) valueFlags() (names map[string][]string, keys []string) 
 	return names, keys
 }
 
+// valueCases is how a script spells the case statement on the word before the cursor
+// that completes a flag's value: files after a flag that takes any value, the flag's
+// values after one that takes one of a list.
+type valueCases struct {
+	head, tail string              // the case line and its esac
+	anyValue   string              // a format of the flags' names, joined with |
+	oneOf      string              // a format of the flags' names and of the list
+	list       func(string) string // the space-separated list as oneOf wants it
+}
+
+var (
+	bashValueCases = valueCases{head: "        case \"$prev\" in\n", tail: "        esac\n",
+		anyValue: "        %s) return ;;\n",
+		oneOf:    "        %s) COMPREPLY=($(compgen -W %s -- \"$cur\")); return ;;\n", list: quote}
+	// zsh's compadd takes the values as separate words: the list goes unquoted.
+	zshValueCases = valueCases{head: "      case \"${words[CURRENT-1]}\" in\n", tail: "      esac\n",
+		anyValue: "        (%s) _files; return ;;\n",
+		oneOf:    "        (%s) compadd -- %s; return ;;\n", list: func(s string) string { return s }}
+)
+
+// writeValueCases writes n's case statement in the spelling of s, when n has flags that
+// take a value.
+func (n completionNode) writeValueCases(b *strings.Builder, s valueCases) {
+	names, keys := n.valueFlags()
+	if len(keys) == 0 {
+		return
+	}
+	b.WriteString(s.head)
+	for _, k := range keys {
+		if k == "" {
+			fmt.Fprintf(b, s.anyValue, strings.Join(names[k], "|"))
+		} else {
+			fmt.Fprintf(b, s.oneOf, strings.Join(names[k], "|"), s.list(k))
+		}
+	}
+	b.WriteString(s.tail)
+}
+
 // words are what may follow n's words: its actions, its argument's values and its flags.
 func (n completionNode) words() []string {
 	var out []string
@@ -160,17 +198,7 @@ _jeton() {
 `)
 	for _, n := range m {
 		fmt.Fprintf(&b, "    %s)\n", quote(n.path))
-		if names, keys := n.valueFlags(); len(keys) > 0 {
-			b.WriteString("        case \"$prev\" in\n")
-			for _, k := range keys {
-				if k == "" {
-					fmt.Fprintf(&b, "        %s) return ;;\n", strings.Join(names[k], "|"))
-				} else {
-					fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -W %s -- \"$cur\")); return ;;\n", strings.Join(names[k], "|"), quote(k))
-				}
-			}
-			b.WriteString("        esac\n")
-		}
+		n.writeValueCases(&b, bashValueCases)
 		fmt.Fprintf(&b, "        words=%s ;;\n", quote(strings.Join(n.words(), " ")))
 	}
 	b.WriteString("    esac\n    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\ncomplete -o default -F _jeton jeton\n")
@@ -198,17 +226,7 @@ _jeton() {
 	desc := func(name, help string) string { return quote(strings.ReplaceAll(name, ":", `\:`) + ":" + help) }
 	for _, n := range m {
 		fmt.Fprintf(&b, "    (%s)\n", quote(n.path))
-		if names, keys := n.valueFlags(); len(keys) > 0 {
-			b.WriteString("      case \"${words[CURRENT-1]}\" in\n")
-			for _, k := range keys {
-				if k == "" {
-					fmt.Fprintf(&b, "        (%s) _files; return ;;\n", strings.Join(names[k], "|"))
-				} else {
-					fmt.Fprintf(&b, "        (%s) compadd -- %s; return ;;\n", strings.Join(names[k], "|"), k)
-				}
-			}
-			b.WriteString("      esac\n")
-		}
+		n.writeValueCases(&b, zshValueCases)
 		var items []string
 		for _, c := range n.commands {
 			items = append(items, desc(c.name, c.help))

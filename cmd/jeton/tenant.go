@@ -155,11 +155,7 @@ type tenantDeleteCmd struct {
 }
 
 func (c *tenantDeleteCmd) Run(ctx context.Context, e env) error {
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.DeleteTenant(ctx, cliActor(), c.Slug); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, map[string]any{"slug": c.Slug, "deleted": true},
-			"deleted tenant "+c.Slug+": its tokens no longer work; the sweeper purges its rows")
-	})
+	return c.act(ctx, e, c.JSON, map[string]any{"slug": c.Slug, "deleted": true},
+		"deleted tenant "+c.Slug+": its tokens no longer work; the sweeper purges its rows",
+		func(svc *service.Service) error { return svc.DeleteTenant(ctx, cliActor(), c.Slug) })
 }

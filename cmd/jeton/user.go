@@ -43,17 +43,23 @@ type userRef struct {
 	Username string `name:"username" placeholder:"USER" help:"username or user id, instead of the argument"`
 }
 
-// result is what an action that returns nothing prints as JSON: the user, the tenant and
-// what was done.
-func (r userRef) result(done string) map[string]any {
-	return map[string]any{"user": r.User, "tenant": r.Tenant, done: true}
-}
-
 // Validate refuses an action that names no user, or two.
 func (r *userRef) Validate() error {
 	u, err := oneOf(r.User, r.Username, "user", "--username")
 	r.User = u
 	return err
+}
+
+// userAction is what most actions on one user take: the user, then the database flags.
+type userAction struct {
+	userRef    `embed:""`
+	adminFlags `embed:""`
+}
+
+// result is what an action that returns nothing prints as JSON: the user, the tenant and
+// what was done.
+func (r userRef) result(done string) map[string]any {
+	return map[string]any{"user": r.User, "tenant": r.Tenant, done: true}
 }
 
 // passwordStdin is the flag of the actions that take a password: never as an argument.
@@ -117,8 +123,7 @@ func (c *userListCmd) Run(ctx context.Context, e env) error {
 }
 
 type userShowCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object"`
 }
 
@@ -187,7 +192,9 @@ func (c *userUpdateCmd) Validate() error {
 
 func (c *userUpdateCmd) Run(ctx context.Context, e env) error {
 	updated := func(u db.User) string { return "updated user " + u.Username }
-	return updateUser(ctx, e, c.adminFlags, c.userRef, c.JSON, updated, func(u *db.User) {
+	// The flags keep their order in the help (scope flags before the database's), so
+	// the command embeds userRef and adminFlags apart rather than as a userAction.
+	return userAction{c.userRef, c.adminFlags}.update(ctx, e, c.JSON, updated, func(u *db.User) {
 		switch {
 		case c.Scope != nil:
 			u.Scopes = scopes(c.Scope)
@@ -198,11 +205,10 @@ func (c *userUpdateCmd) Run(ctx context.Context, e env) error {
 	})
 }
 
-// updateUser applies change to the user and prints the result: the user, or text.
-func updateUser(ctx context.Context, e env, a adminFlags, r userRef, asJSON bool, text func(db.User) string,
-	change func(*db.User)) error {
+// update applies change to the user and prints the result: the user, or text.
+func (a userAction) update(ctx context.Context, e env, asJSON bool, text func(db.User) string, change func(*db.User)) error {
 	return a.withService(ctx, e, func(svc *service.Service) error {
-		u, err := svc.UpdateUser(ctx, cliActor(), r.Tenant, r.User, change)
+		u, err := svc.UpdateUser(ctx, cliActor(), a.Tenant, a.User, change)
 		if err != nil {
 			return err
 		}
@@ -231,23 +237,21 @@ func userState(u db.User) string {
 }
 
 type userDisableCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print the user as one JSON object"`
 }
 
 func (c *userDisableCmd) Run(ctx context.Context, e env) error {
-	return updateUser(ctx, e, c.adminFlags, c.userRef, c.JSON, userState, func(u *db.User) { u.Disabled = true })
+	return c.update(ctx, e, c.JSON, userState, func(u *db.User) { u.Disabled = true })
 }
 
 type userEnableCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print the user as one JSON object"`
 }
 
 func (c *userEnableCmd) Run(ctx context.Context, e env) error {
-	return updateUser(ctx, e, c.adminFlags, c.userRef, c.JSON, userState, func(u *db.User) { u.Disabled = false })
+	return c.update(ctx, e, c.JSON, userState, func(u *db.User) { u.Disabled = false })
 }
 
 type userSetPasswordCmd struct {
@@ -265,34 +269,22 @@ func (c *userSetPasswordCmd) Run(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.SetPassword(ctx, cliActor(), c.Tenant, c.User, pw); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, c.result("password_set"),
-			"password set; every token of the user is revoked")
-	})
+	return c.act(ctx, e, c.JSON, c.result("password_set"), "password set; every token of the user is revoked",
+		func(svc *service.Service) error { return svc.SetPassword(ctx, cliActor(), c.Tenant, c.User, pw) })
 }
 
 type userDeleteCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object: user, tenant, deleted"`
 }
 
 func (c *userDeleteCmd) Run(ctx context.Context, e env) error {
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.DeleteUser(ctx, cliActor(), c.Tenant, c.User); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, c.result("deleted"),
-			"user deleted with its sessions and tokens")
-	})
+	return c.act(ctx, e, c.JSON, c.result("deleted"), "user deleted with its sessions and tokens",
+		func(svc *service.Service) error { return svc.DeleteUser(ctx, cliActor(), c.Tenant, c.User) })
 }
 
 type userSessionsCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object per session"`
 }
 
@@ -310,17 +302,11 @@ func (c *userSessionsCmd) Run(ctx context.Context, e env) error {
 }
 
 type userMFAResetCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object: user, tenant, mfa_reset"`
 }
 
 func (c *userMFAResetCmd) Run(ctx context.Context, e env) error {
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.ResetMFA(ctx, cliActor(), c.Tenant, c.User); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, c.result("mfa_reset"),
-			"every second factor of the user is removed")
-	})
+	return c.act(ctx, e, c.JSON, c.result("mfa_reset"), "every second factor of the user is removed",
+		func(svc *service.Service) error { return svc.ResetMFA(ctx, cliActor(), c.Tenant, c.User) })
 }

@@ -9,8 +9,7 @@ import (
 )
 
 type userPasswordResetCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object: reset_token, expires_at"`
 }
 
@@ -30,8 +29,7 @@ func (c *userPasswordResetCmd) Run(ctx context.Context, e env) error {
 }
 
 type userRequirePasswordChangeCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	Reason     string `name:"reason" default:"admin" enum:"admin,breached,expired" help:"why: admin, breached or expired"`
 	Clear      bool   `name:"clear" help:"lift the forced change instead"`
 	JSON       bool   `name:"json" help:"print the user as JSON"`
@@ -56,8 +54,7 @@ func (c *userRequirePasswordChangeCmd) Run(ctx context.Context, e env) error {
 }
 
 type userThrottlesCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object"`
 }
 
@@ -80,17 +77,11 @@ func (c *userThrottlesCmd) Run(ctx context.Context, e env) error {
 }
 
 type userUnblockCmd struct {
-	userRef    `embed:""`
-	adminFlags `embed:""`
+	userAction `embed:""`
 	JSON       bool `name:"json" help:"print one JSON object: user, tenant, cleared"`
 }
 
 func (c *userUnblockCmd) Run(ctx context.Context, e env) error {
-	return c.withService(ctx, e, func(svc *service.Service) error {
-		if err := svc.ClearThrottles(ctx, cliActor(), c.Tenant, c.User); err != nil {
-			return err
-		}
-		return output(e.stdout, c.JSON, c.result("cleared"),
-			"login throttles and known addresses cleared")
-	})
+	return c.act(ctx, e, c.JSON, c.result("cleared"), "login throttles and known addresses cleared",
+		func(svc *service.Service) error { return svc.ClearThrottles(ctx, cliActor(), c.Tenant, c.User) })
 }

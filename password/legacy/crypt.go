@@ -114,27 +114,7 @@ func md5Crypt(pw []byte, salt string) string {
 			ctx.Write(pw[:1])
 		}
 	}
-	final := ctx.Sum(nil)
-	for i := range 1000 {
-		c := md5.New()
-		if i&1 == 1 {
-			c.Write(pw)
-		} else {
-			c.Write(final)
-		}
-		if i%3 != 0 {
-			c.Write([]byte(salt))
-		}
-		if i%7 != 0 {
-			c.Write(pw)
-		}
-		if i&1 == 1 {
-			c.Write(final)
-		} else {
-			c.Write(pw)
-		}
-		final = c.Sum(nil)
-	}
+	final := stretch(md5.New, ctx.Sum(nil), pw, []byte(salt), 1000)
 	out := []byte("$1$" + salt + "$")
 	for _, g := range [][3]int{{0, 6, 12}, {1, 7, 13}, {2, 8, 14}, {3, 9, 15}, {4, 10, 5}} {
 		out = b64From24(out, final[g[0]], final[g[1]], final[g[2]], 4)
@@ -184,26 +164,7 @@ func shaCrypt(id string, pw []byte, salt string, rounds int) string {
 	if n == 0 {
 		n = 5000
 	}
-	for i := range n {
-		c := newHash()
-		if i&1 == 1 {
-			c.Write(p)
-		} else {
-			c.Write(final)
-		}
-		if i%3 != 0 {
-			c.Write(sp)
-		}
-		if i%7 != 0 {
-			c.Write(p)
-		}
-		if i&1 == 1 {
-			c.Write(final)
-		} else {
-			c.Write(p)
-		}
-		final = c.Sum(nil)
-	}
+	final = stretch(newHash, final, p, sp, n)
 	out := []byte("$" + id + "$")
 	if rounds != 0 {
 		out = append(out, "rounds="+strconv.Itoa(rounds)+"$"...)
@@ -212,36 +173,56 @@ func shaCrypt(id string, pw []byte, salt string, rounds int) string {
 	return string(encodeSHACrypt(out, final))
 }
 
+// stretch is the loop of rounds both crypt families run on the digest: each round hashes
+// the previous digest with the password bytes p and, on rounds not a multiple of 3, the
+// salt bytes s; the order depends on the round's parity and on its being a multiple of 7.
+// md5-crypt passes the password and salt as they are, sha-crypt the P and S sequences
+// its specification derives from them.
+func stretch(newHash func() hash.Hash, digest, p, s []byte, rounds int) []byte {
+	for i := range rounds {
+		c := newHash()
+		if i&1 == 1 {
+			c.Write(p)
+		} else {
+			c.Write(digest)
+		}
+		if i%3 != 0 {
+			c.Write(s)
+		}
+		if i%7 != 0 {
+			c.Write(p)
+		}
+		if i&1 == 1 {
+			c.Write(digest)
+		} else {
+			c.Write(p)
+		}
+		digest = c.Sum(nil)
+	}
+	return digest
+}
+
 // encodeSHACrypt appends the digest in the specification's byte order: groups of three
-// bytes taken a third of the digest apart, rotating.
+// bytes taken a third of the digest apart, rotating, then the bytes left over.
 func encodeSHACrypt(out, d []byte) []byte {
 	if len(d) == 32 {
-		for i := range 10 {
-			// The specification's table: (0,10,20), (21,1,11), (12,22,2), (3,13,23), ...
-			x, y, z := i, i+10, i+20
-			switch i % 3 {
-			case 0:
-				out = b64From24(out, d[x], d[y], d[z], 4)
-			case 1:
-				out = b64From24(out, d[z], d[x], d[y], 4)
-			default:
-				out = b64From24(out, d[y], d[z], d[x], 4)
-			}
-		}
+		// The specification's table: (0,10,20), (21,1,11), (12,22,2), (3,13,23), ...
+		out = rotatingGroups(out, d, 10, [3][3]int{{0, 1, 2}, {2, 0, 1}, {1, 2, 0}})
 		return b64From24(out, 0, d[31], d[30], 3)
 	}
-	for i := range 21 {
-		x, y, z := i, i+21, i+42
-		switch i % 3 {
-		case 0:
-			out = b64From24(out, d[x], d[y], d[z], 4)
-		case 1:
-			out = b64From24(out, d[y], d[z], d[x], 4)
-		default:
-			out = b64From24(out, d[z], d[x], d[y], 4)
-		}
-	}
+	// (0,21,42), (22,43,1), (44,2,23), (3,24,45), ...
+	out = rotatingGroups(out, d, 21, [3][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}})
 	return b64From24(out, 0, 0, d[63], 2)
+}
+
+// rotatingGroups appends n groups of four characters, group i from the digest bytes i,
+// i+n and i+2n, put in the order order[i%3] names.
+func rotatingGroups(out, d []byte, n int, order [3][3]int) []byte {
+	for i := range n {
+		g, o := [3]byte{d[i], d[i+n], d[i+2*n]}, order[i%3]
+		out = b64From24(out, g[o[0]], g[o[1]], g[o[2]], 4)
+	}
+	return out
 }
 
 // writeRepeated writes n bytes of b (of size bytes), repeated, to h.
