@@ -20,13 +20,12 @@ const insertChallengeSession = `INSERT INTO challenge_sessions (hash, code_chall
 // CreateChallengeSession is CreateMFAToken for an auth_session, recording cs with it; c is
 // nil for a step-up, which reserved no throttle unit.
 func (s *Store) CreateChallengeSession(ctx context.Context, t MFAToken, cs ChallengeSession, c *LoginCounters, ev Event) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := createMFAToken(ctx, tx, t, c, ev); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, insertChallengeSession, t.Hash, cs.CodeChallenge, cs.SessionID)
-		return translate("create challenge session", err)
-	})
+	b, err := mfaTokenBatch(t, c, ev)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertChallengeSession, t.Hash, cs.CodeChallenge, cs.SessionID)
+	return s.sendBatch(ctx, "create challenge session", b)
 }
 
 const challengeSession = `SELECT code_challenge, session_id FROM challenge_sessions WHERE hash = $1`

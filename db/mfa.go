@@ -83,20 +83,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 // CreateMFAToken records t and its mfa_challenged event ev, and gives back the unit the
 // password step reserved on c (an attempt without a failure), in one transaction.
 func (s *Store) CreateMFAToken(ctx context.Context, t MFAToken, c LoginCounters, ev Event) error {
-	return s.tx(ctx, func(tx pgx.Tx) error { return createMFAToken(ctx, tx, t, &c, ev) })
-}
-
-// createMFAToken is CreateMFAToken in tx; nil c reserved nothing (a step-up).
-func createMFAToken(ctx context.Context, tx pgx.Tx, t MFAToken, c *LoginCounters, ev Event) error {
-	if _, err := tx.Exec(ctx, insertMFAToken, t.Hash, t.TenantID, t.ClientID, t.UserID, t.UserEpoch,
-		t.Scope, t.IP, t.Enrollment, t.CreatedAt, t.ExpiresAt); err != nil {
-		return translate("create mfa token", err)
-	}
-	if err := writeEvent(ctx, tx, ev); err != nil || c == nil {
+	b, err := mfaTokenBatch(t, &c, ev)
+	if err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, returnLogin, counterArgs(*c))
-	return translate("return login", err)
+	return s.sendBatch(ctx, "create mfa token", b)
+}
+
+// mfaTokenBatch queues the statements of CreateMFAToken; nil c reserved nothing (a
+// step-up). A batch runs in one implicit transaction (all or nothing) and one round trip.
+func mfaTokenBatch(t MFAToken, c *LoginCounters, ev Event) (*pgx.Batch, error) {
+	evArgs, err := eventArgs(ev)
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(insertMFAToken, t.Hash, t.TenantID, t.ClientID, t.UserID, t.UserEpoch,
+		t.Scope, t.IP, t.Enrollment, t.CreatedAt, t.ExpiresAt)
+	b.Queue(insertEvent, evArgs...)
+	if c != nil {
+		b.Queue(returnLogin, counterArgs(*c))
+	}
+	return b, nil
+}
+
+// sendBatch runs b, whose statements return nothing the caller reads.
+func (s *Store) sendBatch(ctx context.Context, what string, b *pgx.Batch) error {
+	return translate(what, s.pool.SendBatch(ctx, b).Close())
 }
 
 // MFAChallenge is a live mfa_token with its user.
