@@ -200,3 +200,11 @@ func (s *Service) event(kind string, actor db.Actor, tenant *db.Tenant) db.Event
 	}
 	return e
 }
+
+// setDefault replaces a config setting left at zero (or set negative) with def: the
+// background workers' configs treat every count and duration they hold that way.
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
