@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -41,16 +40,7 @@ func (s *Server) authorizeChallenge(c *gin.Context) {
 		return
 	}
 	resp, err := s.svc.AuthorizeChallenge(c, ca, r)
-	var mfa *service.MFARequiredError
-	if errors.As(err, &mfa) {
-		insufficientAuthorization(c, mfa)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, resp)
+	s.answerLogin(c, resp, err, insufficientAuthorization)
 }
 
 // challengeRequest reads a challenge request's parameters (draft §5.1).

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -90,16 +89,7 @@ func (s *Server) token(c *gin.Context) {
 			err = service.ErrUnsupportedGrantType
 		}
 	}
-	var mfa *service.MFARequiredError
-	if errors.As(err, &mfa) {
-		mfaRequired(c, mfa)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, resp)
+	s.answerLogin(c, resp, err, mfaRequired)
 }
 
 // grantLabel names a requested grant type for logs and metrics: one jeton supports, else
