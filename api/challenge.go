@@ -18,14 +18,8 @@ func (s *Server) authorizeChallenge(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	initial := f.get("auth_session") == ""
-	if initial {
-		if err := s.svc.LoginCapacity(); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	ca, err := s.authenticateForm(c, f)
+	initial := f.get("auth_session") == "" // an initial request verifies a password
+	ca, err := s.authenticateLogin(c, f, initial)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -36,6 +36,20 @@ func (s *Server) authenticateForm(c *gin.Context, f form) (db.ClientAuth, error)
 	return ca, nil
 }
 
+// authenticateLogin is authenticateForm for a request that verifies a password when
+// password is true. A password login the hashing pool would refuse (no place left, or a
+// queue too long for the request timeout) is refused before its client is authenticated:
+// the refusal costs no database work, so a flood of them cannot starve the logins that
+// were admitted.
+func (s *Server) authenticateLogin(c *gin.Context, f form, password bool) (db.ClientAuth, error) {
+	if password {
+		if err := s.svc.LoginCapacity(); err != nil {
+			return db.ClientAuth{}, err
+		}
+	}
+	return s.authenticateForm(c, f)
+}
+
 // authenticated records the authenticated client's tenant for the access log and lets the
 // request's Origin read the answer if the client lists it.
 func authenticated(c *gin.Context, ca db.ClientAuth) {
@@ -60,16 +74,7 @@ func (s *Server) token(c *gin.Context) {
 		s.clientCredentials(c, f)
 		return
 	}
-	if grant == service.GrantPassword {
-		// A password login the hashing pool would refuse (no place left, or a queue too
-		// long for the request timeout) is refused before its client is authenticated: the refusal costs no database work, so a flood of them cannot
-		// starve the logins that were admitted.
-		if err := s.svc.LoginCapacity(); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	ca, err := s.authenticateForm(c, f)
+	ca, err := s.authenticateLogin(c, f, grant == service.GrantPassword)
 	if err != nil {
 		s.fail(c, err)
 		return
