@@ -6,9 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/db"
@@ -138,8 +136,7 @@ func (s *Server) accountProblem(c *gin.Context, err error) {
 		p.Field = "otp"
 		err = p
 	case errors.As(err, &te):
-		c.Header("Retry-After", strconv.Itoa(max(int(te.RetryAfter/time.Second), 1)))
-		err = problemOf("too-many-attempts", http.StatusTooManyRequests, "Too many attempts", "too many wrong codes: try again later")
+		err = tooManyAttempts(c, te, "too many wrong codes: try again later")
 	}
 	s.problem(c, err)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,9 +53,7 @@ func (s *Server) accountPassword(c *gin.Context, a service.AccountCaller, body a
 	}
 	var te *service.ThrottledError
 	if errors.As(err, &te) {
-		c.Header("Retry-After", strconv.Itoa(max(int(te.RetryAfter/time.Second), 1)))
-		err = problemOf("too-many-attempts", http.StatusTooManyRequests, "Too many attempts",
-			"too many wrong passwords: try again later")
+		err = tooManyAttempts(c, te, "too many wrong passwords: try again later")
 	}
 	if err != nil {
 		s.accountProblem(c, err)
@@ -86,16 +83,17 @@ func (s *Server) accountSessions(c *gin.Context, a service.AccountCaller, _ acco
 		s.accountProblem(c, err)
 		return
 	}
-	out := list[accountSessionJSON]{Items: make([]accountSessionJSON, 0, len(ss))}
-	for _, x := range ss {
-		last := x.CreatedAt
-		if x.LastRefreshedAt != nil {
-			last = *x.LastRefreshedAt
-		}
-		out.Items = append(out.Items, accountSessionJSON{SID: x.ID.String(), ClientID: x.ClientID, ClientName: x.ClientName,
-			CreatedAt: x.CreatedAt, LastUsedAt: last, IP: x.Login.IP, UserAgent: x.Login.UserAgent, Current: x.Current})
+	c.JSON(http.StatusOK, listOf(ss, accountSessionOut))
+}
+
+// accountSessionOut is a session as its user sees it: last used at its last refresh, if any.
+func accountSessionOut(x service.AccountSessionInfo) accountSessionJSON {
+	last := x.CreatedAt
+	if x.LastRefreshedAt != nil {
+		last = *x.LastRefreshedAt
 	}
-	c.JSON(http.StatusOK, out)
+	return accountSessionJSON{SID: x.ID.String(), ClientID: x.ClientID, ClientName: x.ClientName,
+		CreatedAt: x.CreatedAt, LastUsedAt: last, IP: x.Login.IP, UserAgent: x.Login.UserAgent, Current: x.Current}
 }
 
 // DELETE /account/v1/sessions/{sid}: another user's session is 404.
@@ -104,27 +102,15 @@ func (s *Server) accountDeleteSession(c *gin.Context, a service.AccountCaller, _
 	if err == nil {
 		err = s.svc.AccountRevokeSession(c, a, sid)
 	}
-	if err != nil {
-		s.accountProblem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.accountProblem)
 }
 
 // POST /account/v1/logout: this session.
 func (s *Server) accountLogout(c *gin.Context, a service.AccountCaller, _ accountBody) {
-	if err := s.svc.AccountRevokeSession(c, a, a.SessionID); err != nil {
-		s.accountProblem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, s.svc.AccountRevokeSession(c, a, a.SessionID), s.accountProblem)
 }
 
 // POST /account/v1/logout-all: every session of the user.
 func (s *Server) accountLogoutAll(c *gin.Context, a service.AccountCaller, _ accountBody) {
-	if err := s.svc.AccountLogoutAll(c, a); err != nil {
-		s.accountProblem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, s.svc.AccountLogoutAll(c, a), s.accountProblem)
 }

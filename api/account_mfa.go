@@ -76,11 +76,7 @@ func (s *Server) removeTOTP(c *gin.Context, caller service.AccountCaller, b acco
 	if err == nil {
 		err = s.svc.RemoveTOTP(c, caller, otp)
 	}
-	if err != nil {
-		s.accountProblem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.accountProblem)
 }
 
 // POST /account/v1/mfa/recovery-codes

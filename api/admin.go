@@ -317,3 +317,18 @@ func nextCursor(c string) *string {
 	}
 	return &c
 }
+
+// listOf is the listing of items, each written as out writes it.
+func listOf[T, J any](items []T, out func(T) J) list[J] {
+	l := list[J]{Items: make([]J, 0, len(items))}
+	for _, x := range items {
+		l.Items = append(l.Items, out(x))
+	}
+	return l
+}
+
+// pagedOf is the page of items, each written as out writes it, followed by the page next
+// names ("" on the last page).
+func pagedOf[T, J any](items []T, next string, out func(T) J) paged[J] {
+	return paged[J]{Items: listOf(items, out).Items, NextCursor: nextCursor(next)}
+}

@@ -149,11 +149,7 @@ func (s *Server) listClients(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := paged[clientJSON]{Items: make([]clientJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
-	for _, cl := range pg.Items {
-		out.Items = append(out.Items, clientOut(cl, secrets[cl.ID]))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, pagedOf(pg.Items, pg.NextCursor, func(cl db.Client) clientJSON { return clientOut(cl, secrets[cl.ID]) }))
 }
 
 // GET /admin/v1/tenants/{slug}/clients/{client}
@@ -220,11 +216,7 @@ func (s *Server) patchClient(c *gin.Context, a service.Admin) {
 
 // DELETE /admin/v1/tenants/{slug}/clients/{client}
 func (s *Server) deleteClient(c *gin.Context, a service.Admin) {
-	if err := a.DeleteClient(c, c.Param("slug"), c.Param("client")); err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, a.DeleteClient(c, c.Param("slug"), c.Param("client")), s.problem)
 }
 
 // POST /admin/v1/tenants/{slug}/clients/{client}/secret

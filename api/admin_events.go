@@ -40,11 +40,7 @@ func (s *Server) writeEvents(c *gin.Context, pg service.EventPage, err error) {
 		s.problem(c, err)
 		return
 	}
-	out := paged[eventJSON]{Items: make([]eventJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
-	for _, e := range pg.Items {
-		out.Items = append(out.Items, eventOut(e))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, pagedOf(pg.Items, pg.NextCursor, eventOut))
 }
 
 // GET /admin/v1/tenants/{slug}/events

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/db"
 	"github.com/jeton-auth/jeton/service"
@@ -26,9 +24,5 @@ func (s *Server) resetMFA(c *gin.Context, a service.Admin) {
 	if err == nil {
 		err = a.ResetMFA(c, c.Param("slug"), id)
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }

@@ -77,11 +77,7 @@ func (s *Server) listTenants(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := paged[tenantJSON]{Items: make([]tenantJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
-	for _, t := range pg.Items {
-		out.Items = append(out.Items, tenantOut(t))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, pagedOf(pg.Items, pg.NextCursor, tenantOut))
 }
 
 // GET /admin/v1/tenants/{slug}
@@ -160,11 +156,7 @@ func (s *Server) patchTenant(c *gin.Context, a service.Admin) {
 
 // DELETE /admin/v1/tenants/{slug}
 func (s *Server) deleteTenant(c *gin.Context, a service.Admin) {
-	if err := a.DeleteTenant(c, c.Param("slug")); err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, a.DeleteTenant(c, c.Param("slug")), s.problem)
 }
 
 // bulkJSON answers a bulk revocation; Revoked is null when the count failed after the

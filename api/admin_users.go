@@ -71,10 +71,7 @@ func (s *Server) listUsers(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := paged[userJSON]{Items: make([]userJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
-	for _, u := range pg.Items {
-		out.Items = append(out.Items, userOut(u))
-	}
+	out := pagedOf(pg.Items, pg.NextCursor, userOut)
 	if err := withMFA(c, a, pg.Items, out.Items); err != nil {
 		s.problem(c, err)
 		return
@@ -142,11 +139,7 @@ func (s *Server) deleteUser(c *gin.Context, a service.Admin) {
 	if err == nil {
 		err = a.DeleteUser(c, c.Param("slug"), id)
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }
 
 // PUT /admin/v1/tenants/{slug}/users/{user}/password
@@ -161,11 +154,7 @@ func (s *Server) setPassword(c *gin.Context, a service.Admin) {
 	if err == nil {
 		err = a.SetPassword(c, c.Param("slug"), id, req.Password)
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }
 
 // POST /admin/v1/tenants/{slug}/users/{user}/revoke
@@ -208,11 +197,7 @@ func (s *Server) listSessions(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := list[sessionJSON]{Items: make([]sessionJSON, 0, len(sessions))}
-	for _, ss := range sessions {
-		out.Items = append(out.Items, sessionOut(ss))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, listOf(sessions, sessionOut))
 }
 
 // DELETE /admin/v1/tenants/{slug}/users/{user}/sessions/{session}
@@ -226,9 +211,5 @@ func (s *Server) deleteSession(c *gin.Context, a service.Admin) {
 	if err == nil {
 		err = a.RevokeUserSession(c, c.Param("slug"), id, session)
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }

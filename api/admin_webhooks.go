@@ -115,11 +115,7 @@ func (s *Server) listWebhooks(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := list[webhookJSON]{Items: make([]webhookJSON, 0, len(ws))}
-	for _, w := range ws {
-		out.Items = append(out.Items, s.webhookOut(w, ""))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, listOf(ws, func(w db.WebhookEndpoint) webhookJSON { return s.webhookOut(w, "") }))
 }
 
 // GET .../webhooks/{webhook}
@@ -175,12 +171,9 @@ func (s *Server) patchWebhook(c *gin.Context, a service.Admin) {
 func (s *Server) deleteWebhook(c *gin.Context, a service.Admin) {
 	id, err := idParam(c, "webhook")
 	if err == nil {
-		if err = a.DeleteWebhook(c, c.Param("slug"), id); err == nil {
-			c.Status(http.StatusNoContent)
-			return
-		}
+		err = a.DeleteWebhook(c, c.Param("slug"), id)
 	}
-	s.problem(c, err)
+	noContent(c, err, s.problem)
 }
 
 // POST .../webhooks/{webhook}/rotate-secret
@@ -247,11 +240,7 @@ func (s *Server) listDeliveries(c *gin.Context, a service.Admin) {
 		s.problem(c, err)
 		return
 	}
-	out := paged[deliveryJSON]{Items: make([]deliveryJSON, 0, len(pg.Items)), NextCursor: nextCursor(pg.NextCursor)}
-	for _, d := range pg.Items {
-		out.Items = append(out.Items, deliveryOut(d))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, pagedOf(pg.Items, pg.NextCursor, deliveryOut))
 }
 
 // POST .../webhooks/{webhook}/deliveries/{event}/redeliver

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -19,14 +18,8 @@ func (s *Server) authorizeChallenge(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	initial := f.get("auth_session") == ""
-	if initial {
-		if err := s.svc.LoginCapacity(); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	ca, err := s.authenticateForm(c, f)
+	initial := f.get("auth_session") == "" // an initial request verifies a password
+	ca, err := s.authenticateLogin(c, f, initial)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -41,16 +34,7 @@ func (s *Server) authorizeChallenge(c *gin.Context) {
 		return
 	}
 	resp, err := s.svc.AuthorizeChallenge(c, ca, r)
-	var mfa *service.MFARequiredError
-	if errors.As(err, &mfa) {
-		insufficientAuthorization(c, mfa)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, resp)
+	s.answerLogin(c, resp, err, insufficientAuthorization)
 }
 
 // challengeRequest reads a challenge request's parameters (draft §5.1).

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -191,11 +190,7 @@ func (s *Server) clearThrottles(c *gin.Context, a service.Admin) {
 	if err == nil {
 		err = a.ClearThrottles(c, c.Param("slug"), id)
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }
 
 type wordsJSON struct {
@@ -270,15 +265,9 @@ func (s *Server) redeemPasswordReset(c *gin.Context) {
 	case errors.Is(err, service.ErrInvalidResetToken):
 		err = invalidResetToken()
 	case errors.As(err, &te):
-		c.Header("Retry-After", strconv.Itoa(max(int(te.RetryAfter/time.Second), 1)))
-		err = problemOf("too-many-attempts", http.StatusTooManyRequests, "Too many attempts",
-			"too many failed password resets from here or with this token: try again later")
+		err = tooManyAttempts(c, te, "too many failed password resets from here or with this token: try again later")
 	}
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, err, s.problem)
 }
 
 // passwordChangeRequired answers a correct password whose user must change it first: 403

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jeton-auth/jeton/service"
@@ -109,6 +111,23 @@ func (s *Server) problem(c *gin.Context, err error) {
 	body, _ := json.Marshal(p)
 	c.Data(p.Status, "application/problem+json", body)
 	c.Abort()
+}
+
+// noContent answers 204 No Content, or err as problem (s.problem or s.accountProblem)
+// writes it.
+func noContent(c *gin.Context, err error, problem func(*gin.Context, error)) {
+	if err != nil {
+		problem(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// tooManyAttempts is the problem of a request a throttle refused, detail saying what was
+// counted; it sets Retry-After (whole seconds, at least 1) to when the throttle allows one.
+func tooManyAttempts(c *gin.Context, te *service.ThrottledError, detail string) *problem {
+	c.Header("Retry-After", strconv.Itoa(max(int(te.RetryAfter/time.Second), 1)))
+	return problemOf("too-many-attempts", http.StatusTooManyRequests, "Too many attempts", detail)
 }
 
 // isAdminPath reports whether the request is for the admin or the account API, whose

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -37,6 +36,20 @@ func (s *Server) authenticateForm(c *gin.Context, f form) (db.ClientAuth, error)
 	return ca, nil
 }
 
+// authenticateLogin is authenticateForm for a request that verifies a password when
+// password is true. A password login the hashing pool would refuse (no place left, or a
+// queue too long for the request timeout) is refused before its client is authenticated:
+// the refusal costs no database work, so a flood of them cannot starve the logins that
+// were admitted.
+func (s *Server) authenticateLogin(c *gin.Context, f form, password bool) (db.ClientAuth, error) {
+	if password {
+		if err := s.svc.LoginCapacity(); err != nil {
+			return db.ClientAuth{}, err
+		}
+	}
+	return s.authenticateForm(c, f)
+}
+
 // authenticated records the authenticated client's tenant for the access log and lets the
 // request's Origin read the answer if the client lists it.
 func authenticated(c *gin.Context, ca db.ClientAuth) {
@@ -61,16 +74,7 @@ func (s *Server) token(c *gin.Context) {
 		s.clientCredentials(c, f)
 		return
 	}
-	if grant == service.GrantPassword {
-		// A password login the hashing pool would refuse (no place left, or a queue too
-		// long for the request timeout) is refused before its client is authenticated: the refusal costs no database work, so a flood of them cannot
-		// starve the logins that were admitted.
-		if err := s.svc.LoginCapacity(); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	ca, err := s.authenticateForm(c, f)
+	ca, err := s.authenticateLogin(c, f, grant == service.GrantPassword)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -90,16 +94,7 @@ func (s *Server) token(c *gin.Context) {
 			err = service.ErrUnsupportedGrantType
 		}
 	}
-	var mfa *service.MFARequiredError
-	if errors.As(err, &mfa) {
-		mfaRequired(c, mfa)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, resp)
+	s.answerLogin(c, resp, err, mfaRequired)
 }
 
 // grantLabel names a requested grant type for logs and metrics: one jeton supports, else

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -38,6 +39,22 @@ func mfaRequired(c *gin.Context, e *service.MFARequiredError) {
 		body["error_description"] = "a second factor is required and none is enrolled: enrol with the mfa_token at /account/v1/mfa/totp"
 	}
 	c.AbortWithStatusJSON(http.StatusForbidden, body)
+}
+
+// answerLogin writes the outcome of a login step: resp, or the second factor it still
+// needs as needFactor words that (the token and the challenge endpoints each their way),
+// or the error.
+func (s *Server) answerLogin(c *gin.Context, resp any, err error, needFactor func(*gin.Context, *service.MFARequiredError)) {
+	var mfa *service.MFARequiredError
+	if errors.As(err, &mfa) {
+		needFactor(c, mfa)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 // isMFAGrant reports whether grant is one of the second-factor grants.

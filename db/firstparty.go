@@ -165,39 +165,17 @@ func (s *Store) RedeemCode(ctx context.Context, r Redemption) error {
 // user, and the tenant, client and user carry the epochs the code was issued under.
 const stepUpSession = `WITH ok AS (
 	SELECT 1 FROM tenants tn, clients c, users u, sessions ss
-	WHERE tn.id = @tenant AND tn.epoch = @tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
-	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND NOT c.disabled
-	  AND u.tenant_id = @tenant AND u.id = @user AND u.epoch = @user_epoch AND NOT u.disabled
+	WHERE ` + loginEpochs + `
 	  AND ss.tenant_id = @tenant AND ss.id = @session AND ss.client_id = @client AND ss.user_id = @user
 	  AND ss.revoked_at IS NULL AND ss.expires_at > @now
 ), s AS (
 	UPDATE sessions SET amr = @amr, auth_time = @now
 	WHERE tenant_id = @tenant AND id = @session AND EXISTS (SELECT 1 FROM ok) RETURNING id
-), a AS (
-	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
-		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT @access_hash, @access_id, 'a', @tenant, @client, @user, s.id, @scope, @now, @access_expires,
-		@tenant_epoch, @client_epoch, @user_epoch FROM s
-), r AS (
-	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
-		expires_at, tenant_epoch, client_epoch, user_epoch)
-	SELECT @refresh_hash::bytea, @refresh_id::uuid, 'r', @tenant, @client, @user, s.id, @scope, @now,
-		@refresh_expires::timestamptz, @tenant_epoch, @client_epoch, @user_epoch
-	FROM s WHERE @refresh_hash::bytea IS NOT NULL
-), e AS (
-	INSERT INTO events (` + eventColumns + `)
-	SELECT ` + eventParams + ` FROM s
-)
-SELECT count(*) FROM s`
+), ` + loginTokens
 
-func stepUpArgs(l Login, amr []string) (pgx.NamedArgs, error) {
-	args := pgx.NamedArgs{"tenant": l.TenantID, "tenant_epoch": l.Epochs.Tenant, "client": l.ClientID,
-		"client_epoch": l.Epochs.Client, "user": l.UserID, "user_epoch": l.Epochs.User, "session": l.SessionID,
-		"now": l.Now, "amr": amr, "scope": l.Scope, "access_hash": l.Access.Hash, "access_id": l.Access.ID,
-		"access_expires": l.Access.ExpiresAt, "refresh_hash": nil, "refresh_id": nil, "refresh_expires": nil}
-	if l.Refresh != nil {
-		args["refresh_hash"], args["refresh_id"], args["refresh_expires"] = l.Refresh.Hash, l.Refresh.ID, l.Refresh.ExpiresAt
-	}
+func stepUpArgs(l Login, amr []string) (pgx.StrictNamedArgs, error) {
+	args := loginTokenArgs(l)
+	args["amr"] = amr
 	return addEventArgs(args, l.Event)
 }
 

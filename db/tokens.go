@@ -82,13 +82,24 @@ type Login struct {
 // disable that committed meanwhile makes the login fail instead of minting a live token.
 const issueLogin = `WITH ok AS (
 	SELECT 1 FROM tenants tn, clients c, users u
-	WHERE tn.id = @tenant AND tn.epoch = @tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
-	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND NOT c.disabled
-	  AND u.tenant_id = @tenant AND u.id = @user AND u.epoch = @user_epoch AND NOT u.disabled
+	WHERE ` + loginEpochs + `
 ), s AS (
 	INSERT INTO sessions (tenant_id, id, client_id, user_id, scope, created_at, expires_at)
 	SELECT @tenant, @session, @client, @user, @scope, @now, @session_expires_at FROM ok RETURNING id
-), a AS (
+), ` + loginTokens
+
+// loginEpochs is the condition on tenants tn, clients c and users u under which a login
+// (or a step-up) writes anything: all three enabled and at the epochs read before the
+// password was verified.
+const loginEpochs = `tn.id = @tenant AND tn.epoch = @tenant_epoch AND NOT tn.disabled AND tn.deleted_at IS NULL
+	  AND c.tenant_id = @tenant AND c.id = @client AND c.epoch = @client_epoch AND NOT c.disabled
+	  AND u.tenant_id = @tenant AND u.id = @user AND u.epoch = @user_epoch AND NOT u.disabled`
+
+// loginTokens ends the statements of issueLogin and stepUpSession, after their CTE s (the
+// session, new or stepped up, or no row when stale): the access token, the refresh token
+// when @refresh_hash is not NULL, and the event, each only with a row in s. The statement
+// returns how many rows s has.
+const loginTokens = `a AS (
 	INSERT INTO tokens (hash, id, kind, tenant_id, client_id, user_id, session_id, scope, issued_at,
 		expires_at, tenant_epoch, client_epoch, user_epoch)
 	SELECT @access_hash, @access_id, 'a', @tenant, @client, @user, s.id, @scope, @now,
@@ -148,15 +159,22 @@ func issueLoginIn(ctx context.Context, tx pgx.Tx, l Login) error {
 
 // issueLoginArgs are issueLogin's parameters for l, or the error marshalling its event.
 func issueLoginArgs(l Login) (pgx.StrictNamedArgs, error) {
+	args := loginTokenArgs(l)
+	args["session_expires_at"] = l.SessionExpiresAt
+	return addEventArgs(args, l.Event)
+}
+
+// loginTokenArgs are the parameters of loginEpochs and loginTokens for l (event aside).
+func loginTokenArgs(l Login) pgx.StrictNamedArgs {
 	args := pgx.StrictNamedArgs{"tenant": l.TenantID, "tenant_epoch": l.Epochs.Tenant,
 		"client": l.ClientID, "client_epoch": l.Epochs.Client, "user": l.UserID, "user_epoch": l.Epochs.User,
-		"session": l.SessionID, "scope": l.Scope, "now": l.Now, "session_expires_at": l.SessionExpiresAt,
+		"session": l.SessionID, "scope": l.Scope, "now": l.Now,
 		"access_hash": l.Access.Hash, "access_id": l.Access.ID, "access_expires_at": l.Access.ExpiresAt,
 		"refresh_hash": nil, "refresh_id": nil, "refresh_expires_at": nil}
 	if r := l.Refresh; r != nil {
 		args["refresh_hash"], args["refresh_id"], args["refresh_expires_at"] = r.Hash, r.ID, r.ExpiresAt
 	}
-	return addEventArgs(args, l.Event)
+	return args
 }
 
 // ClientToken is a client_credentials access token to record, issued on the client and

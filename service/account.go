@@ -126,10 +126,9 @@ func (s *Service) AccountMe(ctx context.Context, c AccountCaller) (db.User, db.M
 	return c.User, st, err
 }
 
-// userEvent starts an event of kind about the caller's user.
-func (s *Service) userEvent(kind string, c AccountCaller) db.Event {
-	ev := s.event(kind, c.Actor, &c.Tenant)
-	ev.UserID, ev.SubjectType, ev.SubjectID, ev.SubjectName = c.User.ID.String(), "user", c.User.ID.String(), c.User.Username
+// callerEvent starts an event of kind about the caller's user.
+func (s *Service) callerEvent(kind string, c AccountCaller) db.Event {
+	ev := s.userEvent(kind, c.Actor, c.Tenant, c.User)
 	if c.login != nil {
 		ev.ClientID = c.login.ca.Client.ID
 	}

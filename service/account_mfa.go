@@ -89,7 +89,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c AccountCaller, code string)
 		return Confirmation{}, err
 	}
 	out := Confirmation{RecoveryCodes: codes}
-	ev := s.userEvent("mfa_enrolled", c)
+	ev := s.callerEvent("mfa_enrolled", c)
 	ev.Detail = map[string]any{"factor": "totp"}
 	var comp *db.MFACompletion
 	if c.login != nil && c.login.cs != nil {
@@ -142,7 +142,7 @@ func (s *Service) accountCode(ctx context.Context, c AccountCaller, f db.TOTPFac
 	if !errors.Is(err, errWrongCode) {
 		return step, err
 	}
-	ev := s.userEvent("mfa_failure", c)
+	ev := s.callerEvent("mfa_failure", c)
 	ev.Detail = map[string]any{"factor": "otp"}
 	if err := s.store.RecordEvent(ctx, ev); err != nil {
 		return 0, err
@@ -174,7 +174,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, c AccountCaller, code string) 
 	if err != nil {
 		return err
 	}
-	ev := s.userEvent("mfa_removed", c)
+	ev := s.callerEvent("mfa_removed", c)
 	ev.Detail = map[string]any{"factor": "totp"}
 	err = s.store.RemoveTOTP(ctx, db.TOTPUse{TenantID: c.Tenant.ID, UserID: c.User.ID, Step: step}, ev)
 	if errors.Is(err, db.ErrCodeUsed) {
@@ -199,7 +199,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c AccountCaller, 
 	if err != nil {
 		return nil, err
 	}
-	ev := s.userEvent("recovery_codes_regenerated", c)
+	ev := s.callerEvent("recovery_codes_regenerated", c)
 	err = s.store.UseTOTPAndReplaceCodes(ctx, db.TOTPUse{TenantID: c.Tenant.ID, UserID: c.User.ID, Step: step}, rc, ev, nil)
 	if errors.Is(err, db.ErrCodeUsed) {
 		return nil, ErrInvalidOTP

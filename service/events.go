@@ -69,11 +69,8 @@ func (s *Service) events(ctx context.Context, tenant *uuid.UUID, f db.EventFilte
 	if err != nil {
 		return EventPage{}, err
 	}
-	page := EventPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = encodeCursor("e", strconv.FormatInt(page.Items[limit-1].ID, 10))
-	}
+	var page EventPage
+	page.Items, page.NextCursor = pageOf(items, limit, "e", func(e db.Event) string { return strconv.FormatInt(e.ID, 10) })
 	return page, nil
 }
 
@@ -99,16 +96,8 @@ func eventFilter(q EventQuery) (db.EventFilter, error) {
 	if f.Limit, err = pageLimit(q.Limit); err != nil {
 		return f, err
 	}
-	if q.Cursor != "" {
-		v, err := decodeCursor("e", q.Cursor)
-		if err != nil {
-			return f, err
-		}
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before <= 0 {
-			return f, invalid("cursor", "is not a cursor this listing returned")
-		}
-	}
-	return f, nil
+	f.Before, err = decodeSeqCursor("e", q.Cursor)
+	return f, err
 }
 
 // validFilter refuses what the database would choke on: a query value is short printable
@@ -143,4 +132,32 @@ func decodeCursor(tag, c string) (string, error) {
 		return "", invalid("cursor", "is not a cursor this listing returned")
 	}
 	return v, nil
+}
+
+// decodeSeqCursor reads a cursor of a listing by a positive sequence number (event ids,
+// delivery seqs); "" is 0, the first page.
+func decodeSeqCursor(tag, c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	v, err := decodeCursor(tag, c)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, invalid("cursor", "is not a cursor this listing returned")
+	}
+	return n, nil
+}
+
+// pageOf cuts items, read with a limit of one more than limit so as to tell whether a next
+// page exists, to one page; when there is a next page it also returns its cursor: tag and
+// the position pos gives the page's last item.
+func pageOf[T any](items []T, limit int, tag string, pos func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, encodeCursor(tag, pos(items[limit-1]))
 }

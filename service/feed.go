@@ -123,24 +123,12 @@ type Feed struct {
 // NewFeed returns a feed over store's revocation log; it delivers nothing until Run runs.
 func NewFeed(store *db.Store, cfg FeedConfig, log *slog.Logger, opts ...FeedOption) *Feed {
 	d := DefaultFeedConfig()
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = d.MaxStreams
-	}
-	if cfg.MaxStreamsPerTenant <= 0 {
-		cfg.MaxStreamsPerTenant = d.MaxStreamsPerTenant
-	}
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = d.Buffer
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = d.Heartbeat
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = d.Poll
-	}
-	if cfg.Recheck <= 0 {
-		cfg.Recheck = d.Recheck
-	}
+	setDefault(&cfg.MaxStreams, d.MaxStreams)
+	setDefault(&cfg.MaxStreamsPerTenant, d.MaxStreamsPerTenant)
+	setDefault(&cfg.Buffer, d.Buffer)
+	setDefault(&cfg.Heartbeat, d.Heartbeat)
+	setDefault(&cfg.Poll, d.Poll)
+	setDefault(&cfg.Recheck, d.Recheck)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -179,9 +179,8 @@ func (s *Service) migrateLogin(ctx context.Context, ticket *password.Ticket, ca 
 		// Created meanwhile, by a concurrent first login or an import: its hash decides.
 		return s.verifyUser(ctx, ticket, &u, pw)
 	}
-	ev := s.event("user_migrated", actor, &ca.Tenant)
-	ev.ClientID, ev.UserID = ca.Client.ID, u.ID.String()
-	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", u.ID.String(), u.Username
+	ev := s.userEvent("user_migrated", actor, ca.Tenant, u)
+	ev.ClientID = ca.Client.ID
 	if err := s.store.RecordEvent(ctx, ev); err != nil {
 		return db.User{}, verdict{}, err
 	}

@@ -153,11 +153,7 @@ func (s *Service) RequirePasswordChange(ctx context.Context, actor db.Actor, slu
 	default:
 		return db.User{}, invalid("password_change_reason", "must be admin, breached or expired")
 	}
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return db.User{}, err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return u, err
 	}

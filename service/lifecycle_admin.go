@@ -16,11 +16,7 @@ type UserThrottles struct {
 
 // Throttles returns the user's login throttle state. It returns ErrNotFound.
 func (s *Service) Throttles(ctx context.Context, slug, ref string) (UserThrottles, error) {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return UserThrottles{}, err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return UserThrottles{}, err
 	}
@@ -32,11 +28,7 @@ func (s *Service) Throttles(ctx context.Context, slug, ref string) (UserThrottle
 // ClearThrottles lifts the user's back-offs and username limit and forgets its known
 // addresses; the event names who did it. It returns ErrNotFound.
 func (s *Service) ClearThrottles(ctx context.Context, actor db.Actor, slug, ref string) error {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return err
 	}

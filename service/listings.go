@@ -25,11 +25,8 @@ func (s *Service) TenantsPage(ctx context.Context, prefix, cursor string, limit 
 	if err != nil {
 		return TenantPage{}, err
 	}
-	page := TenantPage{Items: ts}
-	if len(ts) > limit {
-		page.Items = ts[:limit]
-		page.NextCursor = encodeCursor("t", page.Items[limit-1].Slug)
-	}
+	var page TenantPage
+	page.Items, page.NextCursor = pageOf(ts, limit, "t", func(t db.Tenant) string { return t.Slug })
 	return page, nil
 }
 
@@ -99,12 +96,10 @@ func (s *Service) ClientsPage(ctx context.Context, slug, search, cursor string, 
 	if err != nil {
 		return ClientPage{}, err
 	}
-	page := ClientPage{Items: cs}
-	if len(cs) > limit {
-		last := cs[limit-1]
-		page.Items = cs[:limit]
-		page.NextCursor = encodeCursor("c", last.CreatedAt.UTC().Format(time.RFC3339Nano)+" "+last.ID)
-	}
+	var page ClientPage
+	page.Items, page.NextCursor = pageOf(cs, limit, "c", func(c db.Client) string {
+		return c.CreatedAt.UTC().Format(time.RFC3339Nano) + " " + c.ID
+	})
 	return page, nil
 }
 

@@ -140,9 +140,8 @@ func (s *Service) pending(ctx context.Context, ca db.ClientAuth, p pendingLogin,
 	u := p.user
 	mt := db.MFAToken{Hash: h[:], TenantID: ca.Tenant.ID, ClientID: ca.Client.ID, UserID: u.ID, UserEpoch: u.Epoch,
 		Scope: p.scope, IP: p.ip, Enrollment: p.enrol, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	ev := s.event("mfa_challenged", actor, &ca.Tenant)
-	ev.ClientID, ev.UserID = ca.Client.ID, u.ID.String()
-	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", u.ID.String(), u.Username
+	ev := s.userEvent("mfa_challenged", actor, ca.Tenant, u)
+	ev.ClientID = ca.Client.ID
 	ev.Detail = map[string]any{"enrollment_required": mt.Enrollment}
 	if p.via != "" {
 		ev.Detail["forwarded_by"] = p.via

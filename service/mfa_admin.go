@@ -11,17 +11,11 @@ import (
 // ResetMFA removes every factor of the tenant's user (id or username), who enrols again
 // at her next login under policy required, and writes mfa_reset. It returns ErrNotFound.
 func (s *Service) ResetMFA(ctx context.Context, actor db.Actor, slug, ref string) error {
-	t, err := s.tenant(ctx, slug)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return err
 	}
-	u, err := s.userIn(ctx, t, ref)
-	if err != nil {
-		return err
-	}
-	ev := s.event("mfa_reset", actor, &t)
-	ev.UserID, ev.SubjectType, ev.SubjectID, ev.SubjectName = u.ID.String(), "user", u.ID.String(), u.Username
-	return s.store.ResetMFA(ctx, t.ID, u.ID, ev)
+	return s.store.ResetMFA(ctx, t.ID, u.ID, s.userEvent("mfa_reset", actor, t, u))
 }
 
 // UsersMFA returns the factors of each of users, who belong to one tenant.

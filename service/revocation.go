@@ -38,16 +38,11 @@ func detached(ctx context.Context, d time.Duration) (context.Context, context.Ca
 // RevokeUserTokens revokes every token of the user (refresh tokens included) by bumping its
 // epoch, with a user_tokens_revoked event, in one short transaction. It returns ErrNotFound.
 func (s *Service) RevokeUserTokens(ctx context.Context, actor db.Actor, slug, ref string) (BulkRevocation, error) {
-	t, err := s.tenant(ctx, slug)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return BulkRevocation{}, err
 	}
-	u, err := s.userIn(ctx, t, ref)
-	if err != nil {
-		return BulkRevocation{}, err
-	}
-	ev := s.event("user_tokens_revoked", actor, &t)
-	ev.SubjectType, ev.SubjectID, ev.SubjectName, ev.UserID = "user", u.ID.String(), u.Username, u.ID.String()
+	ev := s.userEvent("user_tokens_revoked", actor, t, u)
 	return s.bulkRevoke(ctx, ev,
 		func(ctx context.Context) (int64, error) { return s.store.BumpUserEpoch(ctx, t.ID, u.ID, ev) },
 		func(ctx context.Context, epoch int64) (int64, error) {
@@ -113,11 +108,7 @@ func (s *Service) bulkRevoke(ctx context.Context, ev db.Event, bump func(context
 
 // UserSessions lists the user's live sessions, newest first. It returns ErrNotFound.
 func (s *Service) UserSessions(ctx context.Context, slug, ref string) ([]db.Session, error) {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +119,7 @@ func (s *Service) UserSessions(ctx context.Context, slug, ref string) ([]db.Sess
 // session. Revoking a session already revoked changes nothing and is not an error. It
 // returns ErrNotFound for an unknown user, or a session that is not the user's.
 func (s *Service) RevokeUserSession(ctx context.Context, actor db.Actor, slug, ref string, session uuid.UUID) error {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return err
 	}

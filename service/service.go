@@ -200,3 +200,18 @@ func (s *Service) event(kind string, actor db.Actor, tenant *db.Tenant) db.Event
 	}
 	return e
 }
+
+// userEvent starts an event of kind about the tenant's user u, who is its subject.
+func (s *Service) userEvent(kind string, actor db.Actor, t db.Tenant, u db.User) db.Event {
+	ev := s.event(kind, actor, &t)
+	ev.UserID, ev.SubjectType, ev.SubjectID, ev.SubjectName = u.ID.String(), "user", u.ID.String(), u.Username
+	return ev
+}
+
+// setDefault replaces a config setting left at zero (or set negative) with def: the
+// background workers' configs treat every count and duration they hold that way.
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}

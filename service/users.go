@@ -54,11 +54,19 @@ func (s *Service) hashPassword(ctx context.Context, t db.Tenant, username, pw st
 // User finds a user of the tenant by id or, when ref is not a UUID, by username.
 // It returns ErrNotFound.
 func (s *Service) User(ctx context.Context, slug, ref string) (db.User, error) {
+	_, u, err := s.tenantUser(ctx, slug, ref)
+	return u, err
+}
+
+// tenantUser finds the tenant by slug and its user by ref (as User does): the start of
+// every admin operation on one user. It returns ErrNotFound for either.
+func (s *Service) tenantUser(ctx context.Context, slug, ref string) (db.Tenant, db.User, error) {
 	t, err := s.tenant(ctx, slug)
 	if err != nil {
-		return db.User{}, err
+		return t, db.User{}, err
 	}
-	return s.userIn(ctx, t, ref)
+	u, err := s.userIn(ctx, t, ref)
+	return t, u, err
 }
 
 func (s *Service) userIn(ctx context.Context, t db.Tenant, ref string) (db.User, error) {
@@ -76,11 +84,7 @@ func (s *Service) userIn(ctx context.Context, t db.Tenant, ref string) (db.User,
 // bumps the user's epoch: every token live at that moment stays dead after re-enabling.
 // It returns ErrNotFound or a ValidationError.
 func (s *Service) UpdateUser(ctx context.Context, actor db.Actor, slug, ref string, change func(*db.User)) (db.User, error) {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return db.User{}, err
-	}
-	found, err := s.userIn(ctx, t, ref)
+	t, found, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return found, err
 	}
@@ -100,11 +104,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor db.Actor, slug, ref stri
 // ErrNotFound or a ValidationError for a password the policy (or the tenant's history)
 // refuses.
 func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw string) error {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return err
 	}
@@ -114,11 +114,7 @@ func (s *Service) SetPassword(ctx context.Context, actor db.Actor, slug, ref, pw
 // DeleteUser deletes the user with its sessions and tokens; its events stay. It returns
 // ErrNotFound.
 func (s *Service) DeleteUser(ctx context.Context, actor db.Actor, slug, ref string) error {
-	t, err := s.tenant(ctx, slug)
-	if err != nil {
-		return err
-	}
-	u, err := s.userIn(ctx, t, ref)
+	t, u, err := s.tenantUser(ctx, slug, ref)
 	if err != nil {
 		return err
 	}
@@ -160,10 +156,7 @@ func (s *Service) Users(ctx context.Context, slug, prefix, cursor string, limit 
 	if err != nil {
 		return UserPage{}, err
 	}
-	page := UserPage{Items: users}
-	if len(users) > limit {
-		page.Items = users[:limit]
-		page.NextCursor = encodeCursor("u", page.Items[limit-1].Username)
-	}
+	var page UserPage
+	page.Items, page.NextCursor = pageOf(users, limit, "u", func(u db.User) string { return u.Username })
 	return page, nil
 }

@@ -98,21 +98,11 @@ func WithJitter(f func() float64) DispatcherOption { return func(d *Dispatcher) 
 // NewDispatcher returns a dispatcher over store that sends with sender.
 func NewDispatcher(store *db.Store, sender *webhooks.Sender, cfg DispatcherConfig, log *slog.Logger, opts ...DispatcherOption) *Dispatcher {
 	def := DefaultDispatcherConfig()
-	if cfg.Poll <= 0 {
-		cfg.Poll = def.Poll
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = def.Workers
-	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = def.Lease
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = def.Batch
-	}
-	if cfg.Gather <= 0 {
-		cfg.Gather = def.Gather
-	}
+	setDefault(&cfg.Poll, def.Poll)
+	setDefault(&cfg.Workers, def.Workers)
+	setDefault(&cfg.Lease, def.Lease)
+	setDefault(&cfg.Batch, def.Batch)
+	setDefault(&cfg.Gather, def.Gather)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

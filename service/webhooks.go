@@ -219,15 +219,9 @@ func (s *Service) WebhookDeliveries(ctx context.Context, slug string, id uuid.UU
 	if err != nil {
 		return DeliveryPage{}, err
 	}
-	var before int64
-	if cursor != "" {
-		v, err := decodeCursor("d", cursor)
-		if err != nil {
-			return DeliveryPage{}, err
-		}
-		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
-			return DeliveryPage{}, invalid("cursor", "is not a cursor this listing returned")
-		}
+	before, err := decodeSeqCursor("d", cursor)
+	if err != nil {
+		return DeliveryPage{}, err
 	}
 	w, err := s.Webhook(ctx, slug, id)
 	if err != nil {
@@ -237,11 +231,8 @@ func (s *Service) WebhookDeliveries(ctx context.Context, slug string, id uuid.UU
 	if err != nil {
 		return DeliveryPage{}, err
 	}
-	page := DeliveryPage{Items: items}
-	if len(items) > n {
-		page.Items = items[:n]
-		page.NextCursor = encodeCursor("d", strconv.FormatInt(page.Items[n-1].Seq, 10))
-	}
+	var page DeliveryPage
+	page.Items, page.NextCursor = pageOf(items, n, "d", func(d db.WebhookDelivery) string { return strconv.FormatInt(d.Seq, 10) })
 	return page, nil
 }
 
