@@ -283,9 +283,8 @@ func (s *Service) attemptSecondFactor(ctx context.Context, ca db.ClientAuth, ch 
 
 // mfaUserEvent is an event of kind about ch's user, by ca's client.
 func (s *Service) mfaUserEvent(kind string, ca db.ClientAuth, ch db.MFAChallenge, actor db.Actor) db.Event {
-	ev := s.event(kind, actor, &ca.Tenant)
-	ev.ClientID, ev.UserID = ca.Client.ID, ch.User.ID.String()
-	ev.SubjectType, ev.SubjectID, ev.SubjectName = "user", ch.User.ID.String(), ch.User.Username
+	ev := s.userEvent(kind, actor, ca.Tenant, ch.User)
+	ev.ClientID = ca.Client.ID
 	return ev
 }
 
