@@ -188,7 +188,12 @@ func (b *bench) mfaLogins(ctx context.Context) error {
 	pwd := (before.RPS + after.RPS) / 2
 	logins := both.RPS / 2
 	ratio := logins / pwd
-	b.addTarget("password+OTP logins vs password-only logins", fmt.Sprintf("%.2f× (%s vs %s logins/s, the password-only rate %s and %s before and after; %d users with a TOTP factor)",
-		ratio, rate(logins), rate(pwd), rate(before.RPS), rate(after.RPS), len(users)), "≥ 0.95×", metStr(ratio >= 0.95 && both.Errors == 0))
+	// A 503 is the hashing pool refusing a login it could not hash within its bound, which
+	// the password-only runs see too: the rates count logins that got tokens, and any other
+	// unexpected answer fails the target.
+	refused := func(r result) int64 { return r.Statuses[http.StatusServiceUnavailable] }
+	b.addTarget("password+OTP logins vs password-only logins", fmt.Sprintf("%.2f× (%s vs %s logins/s, the password-only rate %s and %s before and after; %d users with a TOTP factor; answered 503 for capacity: %d of the password+OTP requests, %d and %d of the password-only ones)",
+		ratio, rate(logins), rate(pwd), rate(before.RPS), rate(after.RPS), len(users), refused(both), refused(before), refused(after)),
+		"≥ 0.95×", metStr(ratio >= 0.95 && both.Errors == refused(both)))
 	return nil
 }
