@@ -28,18 +28,11 @@ type breachImportCmd struct {
 }
 
 func (c *breachImportCmd) Run(e env) error {
-	in, size := e.stdin, int64(-1)
-	if c.List != "-" {
-		f, err := os.Open(c.List)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		in = f
+	in, size, done, err := e.input(c.List)
+	if err != nil {
+		return err
 	}
+	defer done()
 	st, err := breach.Import(in, c.Out, c.TmpDir, breachProgress(e.stderr, size))
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 
@@ -43,6 +44,24 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+}
+
+// input opens the file a command reads, or e's standard input for "-", and returns its
+// size when it is a regular file (-1 otherwise: progress then shows no total) and what
+// closes it.
+func (e env) input(path string) (io.Reader, int64, func(), error) {
+	if path == "-" {
+		return e.stdin, -1, func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return f, size, func() { f.Close() }, nil
 }
 
 // errUsage marks a command line that was wrong; run has printed the usage and the error.

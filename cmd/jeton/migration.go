@@ -25,18 +25,11 @@ type userImportCmd struct {
 }
 
 func (c *userImportCmd) Run(ctx context.Context, e env) error {
-	in, size := e.stdin, int64(-1)
-	if c.File != "-" {
-		f, err := os.Open(c.File)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			size = st.Size()
-		}
-		in = f
+	in, size, done, err := e.input(c.File)
+	if err != nil {
+		return err
 	}
+	defer done()
 	return c.withService(ctx, e, func(svc *service.Service) error {
 		progress, finish := importProgress(e.stderr, size)
 		sum, err := svc.ImportUsers(ctx, cliActor(), c.Tenant, in, service.ImportOptions{OnConflict: c.OnConflict,
