@@ -112,7 +112,7 @@ static: $(CONSOLE_OUT)
 run: $(CONSOLE_OUT)
 	$(GO) run -tags dev ./cmd/jeton dev
 
-# bench regenerates docs/BENCHMARKS.md and docs/benchmarks.png in one run (about 10 minutes
+# bench regenerates docs/BENCHMARKS.md and docs/benchmarks.png in one run (about 20 minutes
 # on 2 cores): its own PostgreSQL cluster, 1M live tokens, every scenario and its ceiling.
 # BENCHFLAGS passes more flags, e.g. BENCHFLAGS="--pg-url postgres://..." or "--only sweep".
 # The bench runs from the repository root, where it builds ./cmd/jeton (its --src).
