@@ -207,7 +207,7 @@ func (s *Store) AuthSessionByHash(ctx context.Context, hash []byte, now time.Tim
 }
 
 const sweepAuthCodes = `DELETE FROM authorization_codes d
-WHERE d.hash = ANY (ARRAY(SELECT a.hash FROM authorization_codes a WHERE a.expires_at < $1 LIMIT $2))
+WHERE d.ctid = ANY (ARRAY(SELECT a.ctid FROM authorization_codes a WHERE a.expires_at < $1 ORDER BY a.expires_at LIMIT $2))
   AND d.expires_at < $1`
 
 // SweepAuthCodes deletes up to n authorization codes that expired before before (used or

@@ -6,7 +6,7 @@ import (
 )
 
 const sweepMFATokens = `DELETE FROM mfa_tokens d
-WHERE d.hash = ANY (ARRAY(SELECT m.hash FROM mfa_tokens m WHERE m.expires_at < $1 LIMIT $2))
+WHERE d.ctid = ANY (ARRAY(SELECT m.ctid FROM mfa_tokens m WHERE m.expires_at < $1 ORDER BY m.expires_at LIMIT $2))
   AND d.expires_at < $1`
 
 // SweepMFATokens deletes up to n mfa_tokens that expired before now (used or not) and

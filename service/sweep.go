@@ -17,6 +17,9 @@ const sweepLockKey int64 = 0x6a65746f6e7377
 // defaultSweepBatch is used when Config.SweepBatch is not set.
 const defaultSweepBatch = 1000
 
+// sweepPause is how many times a batch's duration the sweep waits before the next batch.
+const sweepPause = 2
+
 // SweepStats counts what one sweep pass deleted.
 type SweepStats struct {
 	// Skipped is true when another instance held the sweep lock at this pass's first
@@ -52,8 +55,8 @@ type SweepStats struct {
 // than their tenant's retention (else Config.EventRetention), revocation log rows older
 // than Config.FeedRetention, the rows of deleted tenants, login throttle counters past
 // their window and known login addresses older than Throttle.KnownFor. Time is the service
-// clock's at the start of the pass. After a full batch the pass waits as long as that
-// batch took before the next one. It returns the counts so far with the first database
+// clock's at the start of the pass. After a full batch the pass waits sweepPause times
+// as long as that batch took before the next one. It returns the counts so far with the first database
 // error, or ctx's error.
 func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
 	start := time.Now()
@@ -121,9 +124,10 @@ func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
 			if n < int64(batch) {
 				break
 			}
-			// Paced: the next batch waits as long as this one took, so a long sweep
-			// takes at most half of the database's time from the requests beside it.
-			Wait(ctx, time.Since(began))
+			// Paced: the next batch waits twice as long as this one took, so a long
+			// sweep works at most a third of the time and leaves the rest to the
+			// requests beside it (and to the vacuums its deletes bring).
+			Wait(ctx, sweepPause*time.Since(began))
 		}
 	}
 	return st, nil

@@ -428,15 +428,23 @@ func (b *bench) setup(ctx context.Context) error {
 	return b.settle(ctx)
 }
 
-// settle analyzes, checkpoints and resets statement statistics after bulk writes, so
-// what follows is measured on a quiet database.
+// settle vacuums, analyzes, checkpoints and resets statement statistics after the
+// seeding, so what follows is measured on a quiet database.
 func (b *bench) settle(ctx context.Context) error {
+	if err := b.vacuum(ctx); err != nil {
+		return err
+	}
+	b.resetStatements(ctx)
+	return nil
+}
+
+// vacuum vacuums and analyzes the database, then checkpoints.
+func (b *bench) vacuum(ctx context.Context) error {
 	for _, q := range []string{"VACUUM ANALYZE", "CHECKPOINT"} {
 		if _, err := b.pool.Exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
-	b.resetStatements(ctx)
 	return nil
 }
 
