@@ -18,7 +18,7 @@ const sweepLockKey int64 = 0x6a65746f6e7377
 const defaultSweepBatch = 1000
 
 // sweepPause is how many times a batch's duration the sweep waits before the next batch.
-const sweepPause = 2
+const sweepPause = 3
 
 // SweepStats counts what one sweep pass deleted.
 type SweepStats struct {
@@ -124,8 +124,8 @@ func (s *Service) Sweep(ctx context.Context) (st SweepStats, err error) {
 			if n < int64(batch) {
 				break
 			}
-			// Paced: the next batch waits twice as long as this one took, so a long
-			// sweep works at most a third of the time and leaves the rest to the
+			// Paced: the next batch waits three times as long as this one took, so a long
+			// sweep works at most a quarter of the time and leaves the rest to the
 			// requests beside it (and to the vacuums its deletes bring).
 			Wait(ctx, sweepPause*time.Since(began))
 		}

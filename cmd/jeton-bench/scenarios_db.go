@@ -329,20 +329,23 @@ func (b *bench) tableSize(ctx context.Context) int64 {
 }
 
 // waitAutovacuum waits up to d for autovacuum to have settled on the tokens table: a
-// vacuum of it finished after since (the sweep's start), none runs now, and at most a
-// twentieth of what a round sweeps is left dead. It says what it saw. Autovacuum also runs
-// during a sweep, once enough rows are dead; what the last batches leave waits for the
-// next vacuum, which comes only once the table's threshold is crossed again.
+// vacuum of it finished after since (the sweep's start), none runs now, and fewer rows are
+// dead than the threshold at which autovacuum would come again. It says what it saw.
+// Autovacuum also runs during a sweep, once enough rows are dead; what the last batches
+// leave waits for the next vacuum, which comes only once more rows die.
 func (b *bench) waitAutovacuum(ctx context.Context, since time.Time, d time.Duration) string {
 	waited := time.Now()
 	var dead int64
 	for time.Since(waited) < d && ctx.Err() == nil {
 		var last *time.Time
 		var running bool
-		_ = b.pool.QueryRow(ctx, `SELECT last_autovacuum, n_dead_tup,
-			EXISTS (SELECT 1 FROM pg_stat_progress_vacuum p WHERE p.relid = s.relid)
-			FROM pg_stat_user_tables s WHERE relname = 'tokens'`).Scan(&last, &dead, &running)
-		if last != nil && last.After(since) && !running && dead <= b.cfg.sweepTokens/20 {
+		var threshold float64
+		_ = b.pool.QueryRow(ctx, `SELECT s.last_autovacuum, s.n_dead_tup,
+			EXISTS (SELECT 1 FROM pg_stat_progress_vacuum p WHERE p.relid = s.relid),
+			current_setting('autovacuum_vacuum_threshold')::float8 +
+				current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
+			FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'tokens'`).Scan(&last, &dead, &running, &threshold)
+		if last != nil && last.After(since) && !running && float64(dead) < threshold {
 			return fmt.Sprintf("autovacuum (%s dead rows left, %v after the sweep)", thousands(dead), time.Since(waited).Round(time.Second))
 		}
 		time.Sleep(500 * time.Millisecond)
