@@ -187,8 +187,9 @@ type sweptRound struct {
 func (b *bench) sweepRound(ctx context.Context, round int, tenant uuid.UUID, client string, base result, heap0 int64) (sweptRound, error) {
 	// Between two sweeps of a day's tokens a deployment's other writes bring vacuums of
 	// their own; the first of them recycles the index pages the last sweep's vacuum
-	// emptied (a B-tree page is reused only once a later vacuum finds it deleted).
-	if _, err := b.pool.Exec(ctx, "VACUUM tokens"); err != nil {
+	// emptied (a B-tree page is reused only once a later vacuum finds it deleted), and
+	// removes the rows the sweep's last batches left dead.
+	if err := b.vacuumWhileWriting(ctx, "VACUUM tokens"); err != nil {
 		return sweptRound{}, err
 	}
 	t0 := time.Now()
@@ -278,6 +279,31 @@ func (b *bench) sweptSizes(ctx context.Context, round int, since time.Time, seed
 	// Without a vacuum the free space map does not know the space, and new rows
 	// extend the table instead.
 	return line, strings.HasPrefix(autovac, "autovacuum") && float64(heap-free) <= float64(heap0)+0.1*float64(grown)
+}
+
+// vacuumWhileWriting runs the vacuum statement q while other transactions take
+// transaction IDs, as a deployment's logins and refreshes do. A B-tree page a vacuum
+// deletes can go to the free space map at the end of that same vacuum only once a
+// transaction ID newer than the deletion has been taken (PostgreSQL's nbtpage.c,
+// _bt_pendingfsm_finalize); on an idle database it waits for the next vacuum that scans
+// the index, and the next round's rows extend the index instead.
+func (b *bench) vacuumWhileWriting(ctx context.Context, q string) error {
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for wctx.Err() == nil {
+			_, _ = b.pool.Exec(wctx, "SELECT pg_current_xact_id()")
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	_, err := b.pool.Exec(ctx, q)
+	stop()
+	<-done
+	if err != nil {
+		return fmt.Errorf("%s: %w", q, err)
+	}
+	return nil
 }
 
 // deletedTokens returns PostgreSQL's running count of deleted tokens rows.
