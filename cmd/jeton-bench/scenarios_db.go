@@ -186,9 +186,8 @@ type sweptRound struct {
 // sweeps them, and then the table's sizes.
 func (b *bench) sweepRound(ctx context.Context, round int, tenant uuid.UUID, client string, base result, heap0 int64) (sweptRound, error) {
 	// Between two sweeps of a day's tokens a deployment's other writes bring vacuums of
-	// their own; the first of them recycles the index pages the last sweep's vacuum
-	// emptied (a B-tree page is reused only once a later vacuum finds it deleted), and
-	// removes the rows the sweep's last batches left dead.
+	// their own: the first of them removes the rows the sweep's last batches left dead,
+	// and the index pages it empties can take the next rows (vacuumWhileWriting).
 	if err := b.vacuumWhileWriting(ctx, "VACUUM tokens"); err != nil {
 		return sweptRound{}, err
 	}
@@ -202,6 +201,7 @@ func (b *bench) sweepRound(ctx context.Context, round int, tenant uuid.UUID, cli
 		return sweptRound{}, err
 	}
 	out := sweptRound{seeded: b.tableSize(ctx)}
+	heapSeeded := b.heapSize(ctx)
 	indexes := b.indexSizes(ctx)
 	b.logf("round %d: seeded %d expired tokens in %v; tokens table %s (%s)", round, b.cfg.sweepTokens, time.Since(t0).Round(time.Millisecond),
 		mib(out.seeded/1024), indexes)
@@ -214,7 +214,7 @@ func (b *bench) sweepRound(ctx context.Context, round int, tenant uuid.UUID, cli
 		b.note("sweep round %d: only %d of %d expired tokens deleted when measurement stopped", round, deleted, b.cfg.sweepTokens)
 	}
 	b.addResult(r)
-	out.sizes, out.reusable = b.sweptSizes(ctx, round, swept, out.seeded, heap0)
+	out.sizes, out.reusable = b.sweptSizes(ctx, round, swept, out.seeded, heapSeeded, heap0)
 	out.ratio = float64(r.P99) / float64(base.P99)
 	if r.OK == 0 {
 		out.ratio = math.Inf(1)
@@ -258,9 +258,8 @@ func (b *bench) sweepUnderLoad(ctx context.Context, round int) (result, int64, t
 // sweptSizes describes the tokens table after round's sweep and then after autovacuum,
 // against its size after seeding and its heap before the round, and reports whether the
 // space the round's rows took is free for the next rows.
-func (b *bench) sweptSizes(ctx context.Context, round int, since time.Time, seeded, heap0 int64) (string, bool) {
+func (b *bench) sweptSizes(ctx context.Context, round int, since time.Time, seeded, heapSeeded, heap0 int64) (string, bool) {
 	swept := b.tableSize(ctx)
-	heapSeeded := b.heapSize(ctx)
 	line := fmt.Sprintf("round %d: %s after seeding, %s after the sweep", round, mib(seeded/1024), mib(swept/1024))
 	// Space comes back through autovacuum, which the bench's own cluster wakes more often
 	// than PostgreSQL's default (pgSettings).
@@ -281,25 +280,36 @@ func (b *bench) sweptSizes(ctx context.Context, round int, since time.Time, seed
 	return line, strings.HasPrefix(autovac, "autovacuum") && float64(heap-free) <= float64(heap0)+0.1*float64(grown)
 }
 
-// vacuumWhileWriting runs the vacuum statement q while other transactions take
-// transaction IDs, as a deployment's logins and refreshes do. A B-tree page a vacuum
-// deletes can go to the free space map at the end of that same vacuum only once a
-// transaction ID newer than the deletion has been taken (PostgreSQL's nbtpage.c,
-// _bt_pendingfsm_finalize); on an idle database it waits for the next vacuum that scans
-// the index, and the next round's rows extend the index instead.
+// vacuumWhileWriting runs the vacuum statement q while short transactions take
+// transaction IDs and commit, as a deployment's logins and refreshes do. A B-tree page a
+// vacuum deletes goes to the free space map at the end of that same vacuum only if no
+// transaction can still reach it, which takes a transaction ID assigned after the
+// deletion and ended before the check (PostgreSQL's nbtpage.c, _bt_pendingfsm_finalize).
+// On an idle database the page waits for a later index-scanning vacuum after some
+// transaction has taken an ID, and the next round's rows extend the index instead.
 func (b *bench) vacuumWhileWriting(ctx context.Context, q string) error {
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
+	stop := make(chan struct{})
+	done := make(chan int)
 	go func() {
-		defer close(done)
-		for wctx.Err() == nil {
-			_, _ = b.pool.Exec(wctx, "SELECT pg_current_xact_id()")
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if _, err := b.pool.Exec(ctx, "SELECT pg_current_xact_id()"); err == nil {
+				n++
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
 	_, err := b.pool.Exec(ctx, q)
-	stop()
-	<-done
+	close(stop)
+	if n := <-done; n == 0 && err == nil {
+		b.note("%s: no transaction took an ID while it ran, so the index pages it deleted wait for a later vacuum", q)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", q, err)
 	}
