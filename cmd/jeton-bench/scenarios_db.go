@@ -154,23 +154,28 @@ func (b *bench) sweep(ctx context.Context) error {
 	b.addTarget(fmt.Sprintf("introspect p99 during a sweep of %s expired tokens", thousands(b.cfg.sweepTokens)),
 		fmt.Sprintf("worst round %.2f× the p99 without a sweep", worst), "≤ 1.5×", metStr(worst <= 1.5))
 	// Two rounds or more compare sizes directly: after the first, seeding the same rows
-	// again must find the space the swept ones left, so no round grows the table by more
-	// than 1% over the round before it. (The heap's space comes back whole; the indexes on
-	// random keys, hash and id, still split a few pages a round, fewer each time.) One
-	// round asks whether that space is free for the next run's rows once autovacuum has
-	// been.
+	// again must find the space the swept ones left. The heap's space comes back whole;
+	// the indexes on random keys (hash, id) still split pages, fewer each round, because
+	// a B-tree never merges the half-empty pages deletions leave. So "stops growing" is
+	// growth that shrinks from each round to the next and is under 0.5% in the last (a
+	// fixed bound per round would allow growth without end). One round asks whether the
+	// space is free for the next run's rows once autovacuum has been.
 	met := reusable
 	if len(seeded) >= 2 {
 		met = true
 		var growth []string
+		prev := math.Inf(1)
 		for i := 1; i < len(seeded); i++ {
 			g := float64(seeded[i]-seeded[i-1]) / float64(seeded[i-1])
-			met = met && g <= 0.01
+			met = met && g < prev
+			prev = g
 			growth = append(growth, fmt.Sprintf("round %d %+.2f%%", i+1, 100*g))
 		}
+		met = met && prev <= 0.005
 		sizes = append(sizes, "growth after seeding: "+strings.Join(growth, ", "))
 	}
-	b.addTarget("tokens table size, run after run", strings.Join(sizes, "; "), "does not keep growing (≤ 1% a round after the first)", metStr(met))
+	b.addTarget("tokens table size, run after run", strings.Join(sizes, "; "),
+		"stops growing (after the first round, less growth each round, ≤ 0.5% in the last)", metStr(met))
 	return nil
 }
 
